@@ -1,0 +1,58 @@
+# Short targets; each creates .venv on first use. See README.md.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+export JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION := 20
+export CDK_DISABLE_CLI_TELEMETRY := true
+
+.PHONY: help install test unit lint synth demo bench deploy destroy clean
+
+help:
+	@echo "make demo     run the whole pipeline offline on the sample dataset"
+	@echo "make test     run the whole test suite (offline)"
+	@echo "make lint     ruff, mypy, cfn-lint and cdk-nag/checkov findings"
+	@echo "make synth    synthesize the CloudFormation templates into cdk.out/ (no AWS account needed)"
+	@echo "make bench    measure convert+validate speed and memory against the notebook's converter"
+	@echo "make deploy   cdk deploy with the CLI pinned in package.json (needs AWS credentials)"
+	@echo "make destroy  cdk destroy the pipeline (the data bucket is retained)"
+
+$(STAMP): requirements.txt requirements-dev.txt pyproject.toml
+	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check -r requirements-dev.txt
+	$(BIN)/python -m pip install --quiet --disable-pip-version-check --no-deps -e .
+	touch $(STAMP)
+
+install: $(STAMP)
+
+test: $(STAMP)
+	$(BIN)/python -m pytest -n 2 --dist loadgroup
+
+unit: $(STAMP)
+	$(BIN)/python -m pytest tests/unit
+
+lint: $(STAMP)
+	$(BIN)/ruff check .
+	$(BIN)/mypy
+
+synth: $(STAMP)
+	$(BIN)/python app.py
+
+demo: $(STAMP)
+	$(BIN)/distill local-run samples/support-tickets.jsonl --provision
+
+bench: $(STAMP)
+	$(BIN)/python bench/bench_convert.py
+
+node_modules/.bin/cdk: package.json
+	npm install --no-audit --no-fund --silent
+	touch $@
+
+deploy: $(STAMP) node_modules/.bin/cdk
+	PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/cdk deploy --all --no-notices
+
+destroy: $(STAMP) node_modules/.bin/cdk
+	PATH="$(CURDIR)/$(BIN):$$PATH" node_modules/.bin/cdk destroy --all --no-notices
+
+clean:
+	rm -rf cdk.out .pytest_cache .mypy_cache .ruff_cache

@@ -1,0 +1,1 @@
+"""The ``distill`` command line: the same core as the Lambda functions, on a laptop."""

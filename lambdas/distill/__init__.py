@@ -1,0 +1,5 @@
+"""The shared core of the Bedrock distillation pipeline.
+
+Pure logic (records, dataset rules, naming, run settings, status handling) plus one adapter per AWS
+service. Every Lambda handler and the ``distill`` CLI import from here; nothing else talks to boto3.
+"""

@@ -1,0 +1,197 @@
+"""The execution input a person pastes in the console, and the resolved run every later state works from.
+
+Only ``dataset`` is required; everything else falls back to the deployed defaults (cdk.json). Unknown
+fields, wrong types, models outside the allow-list and data outside the project's bucket are refused here,
+in the first state, with a message that names the field.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any, Literal
+
+import msgspec
+
+from distill import naming
+from distill.errors import InvalidRunInput
+from distill.locations import RunLocations, S3Location
+from distill.settings import PipelineSettings, Strict
+
+InputFormat = Literal["auto", "prompt-completion", "conversation", "chat"]
+OnInvalid = Literal["fail", "drop"]
+Commitment = Literal["OneMonth", "SixMonths"]
+SYSTEM_PROMPT_MAX = 20_000
+ModelUnits = Annotated[int, msgspec.Meta(ge=1, le=100)]
+
+
+class ProvisionedThroughputRequest(Strict):
+    model_units: ModelUnits = 1
+    # No commitment unless one is named: a commitment cannot be deleted before its term ends.
+    commitment: Commitment | None = None
+
+
+class RunRequest(Strict):
+    dataset: str
+    teacher_model_id: str | None = None
+    student_model_id: str | None = None
+    max_response_length: Annotated[int, msgspec.Meta(ge=1, le=32768)] | None = None
+    system_prompt: Annotated[str, msgspec.Meta(max_length=SYSTEM_PROMPT_MAX)] | None = None
+    input_format: InputFormat = "auto"
+    on_invalid_records: OnInvalid = "fail"
+    provisioned_throughput: ProvisionedThroughputRequest | None = None
+    job_name: str | None = None
+    custom_model_name: str | None = None
+    tags: dict[str, str] = msgspec.field(default_factory=dict)
+
+
+class ProvisioningPlan(Strict):
+    model_units: int
+    commitment: Commitment | None
+    provisioned_model_name: str
+    client_request_token: str
+
+
+class ResolvedRun(Strict):
+    """Everything later states need, computed once. Serialized into the state as ``$.run``."""
+
+    run_id: str
+    execution_name: str
+    execution_arn: str
+    source: str  # s3:// object or prefix with the raw data
+    dataset_uri: str  # converted dataset Bedrock trains from
+    output_uri: str  # where the job writes its metrics and synthetic data
+    reports_uri: str
+    teacher_model_id: str
+    student_model_id: str
+    max_response_length: int
+    system_prompt: str
+    input_format: InputFormat
+    on_invalid_records: OnInvalid
+    job_name: str
+    custom_model_name: str
+    client_request_token: str
+    provision: bool  # the state machine's "Provision throughput?" choice reads this
+    provisioned_throughput: ProvisioningPlan | None
+    tags: dict[str, str]
+
+
+def parse_request(raw: Any) -> RunRequest:
+    """Validate the raw execution input (already JSON-decoded)."""
+    if not isinstance(raw, dict):
+        raise InvalidRunInput(f"execution input must be a JSON object, got {type(raw).__name__}")
+    try:
+        return msgspec.convert(raw, RunRequest)
+    except msgspec.ValidationError as error:
+        raise InvalidRunInput(f"execution input: {_field_message(error)}") from None
+
+
+def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str, execution_arn: str) -> ResolvedRun:
+    """Apply defaults and allow-lists; derive names, tokens and locations."""
+    source = _dataset_location(request.dataset, settings)
+    teacher = request.teacher_model_id or settings.defaults.teacher_model_id
+    student = request.student_model_id or settings.defaults.student_model_id
+    _allowed("teacherModelId", teacher, settings.teacher_models)
+    _allowed("studentModelId", student, settings.student_models)
+
+    run = naming.run_id(execution_name, execution_arn)
+    places = RunLocations(settings.bucket_name, settings.layout, run)
+    job = request.job_name or naming.job_name(run)
+    model = request.custom_model_name or naming.custom_model_name(run)
+    if not naming.is_valid_job_name(job):
+        raise InvalidRunInput(
+            f"execution input: jobName {job!r} must be 1-63 letters, digits, '+', '-' or '.', starting with a "
+            "letter or digit - at `$.jobName`"
+        )
+    if not naming.is_valid_model_name(model):
+        raise InvalidRunInput(
+            f"execution input: customModelName {model!r} must be 1-63 letters or digits, single '-' or '_' "
+            "between them - at `$.customModelName`"
+        )
+    tags = _tags(request.tags, settings.resource_tags, execution_name, run)
+    plan = None
+    if request.provisioned_throughput is not None:
+        pt = request.provisioned_throughput
+        plan = ProvisioningPlan(
+            model_units=pt.model_units,
+            commitment=pt.commitment,
+            provisioned_model_name=naming.provisioned_model_name(run),
+            client_request_token=naming.client_request_token(execution_arn, "provisioned-throughput"),
+        )
+    return ResolvedRun(
+        run_id=run,
+        execution_name=execution_name,
+        execution_arn=execution_arn,
+        source=source.uri,
+        dataset_uri=places.dataset.uri,
+        output_uri=places.job_output.uri,
+        reports_uri=places.reports.uri,
+        teacher_model_id=teacher,
+        student_model_id=student,
+        max_response_length=request.max_response_length or settings.defaults.max_response_length,
+        system_prompt=request.system_prompt if request.system_prompt is not None else settings.defaults.system_prompt,
+        input_format=request.input_format,
+        on_invalid_records=request.on_invalid_records,
+        job_name=job,
+        custom_model_name=model,
+        client_request_token=naming.client_request_token(execution_arn, "customization-job"),
+        provision=plan is not None,
+        provisioned_throughput=plan,
+        tags=tags,
+    )
+
+
+def run_from_state(value: Any) -> ResolvedRun:
+    """Read ``$.run`` back in a later state."""
+    return msgspec.convert(value, ResolvedRun)
+
+
+def to_state(run: ResolvedRun) -> dict[str, Any]:
+    return msgspec.to_builtins(run)
+
+
+def _dataset_location(dataset: str, settings: PipelineSettings) -> S3Location:
+    drop = settings.layout.drop_prefix
+    if dataset.startswith("s3://"):
+        try:
+            where = S3Location.parse(dataset)
+        except ValueError as error:
+            raise InvalidRunInput(f"execution input: dataset: {error} - at `$.dataset`") from None
+    else:
+        where = S3Location(settings.bucket_name, dataset.lstrip("/"))
+    if where.bucket == settings.bucket_name:
+        if not where.key.startswith(drop):
+            raise InvalidRunInput(
+                f"execution input: dataset {where.uri!r} must be under s3://{settings.bucket_name}/{drop} "
+                "(the drop zone the pipeline reads from) - at `$.dataset`"
+            )
+    elif where.bucket not in settings.allowed_data_buckets:
+        raise InvalidRunInput(
+            f"execution input: dataset {where.uri!r} is outside the project's bucket {settings.bucket_name!r}; "
+            "copy it into the drop zone or add the bucket to allowedDataBuckets in cdk.json - at `$.dataset`"
+        )
+    if ".." in where.key.split("/"):
+        raise InvalidRunInput("execution input: dataset key must not contain '..' segments - at `$.dataset`")
+    return where
+
+
+def _allowed(field: str, model: str, allowed: tuple[str, ...]) -> None:
+    if model not in allowed:
+        raise InvalidRunInput(
+            f"execution input: {field} {model!r} is not allowed here; allowed: {', '.join(allowed)} "
+            f"(set the allow-list in cdk.json) - at `$.{field}`"
+        )
+
+
+def _tags(user: dict[str, str], fixed: dict[str, str], execution_name: str, run: str) -> dict[str, str]:
+    for key, value in user.items():
+        if not (1 <= len(key) <= 128) or not naming.TAG_PATTERN.fullmatch(key):
+            raise InvalidRunInput(f"execution input: tag key {key!r} is not a valid AWS tag key - at `$.tags`")
+        if len(value) > 256 or not naming.TAG_PATTERN.fullmatch(value):
+            raise InvalidRunInput(f"execution input: tag {key!r} has an invalid value - at `$.tags.{key}`")
+        if key.startswith(("aws:", "distill:")) or key in fixed:
+            raise InvalidRunInput(f"execution input: tag key {key!r} is reserved - at `$.tags`")
+    return {**user, **fixed, "distill:execution": execution_name[:256], "distill:run-id": run}
+
+
+def _field_message(error: msgspec.ValidationError) -> str:
+    """msgspec says e.g. 'Expected `int`, got `str` - at `$.maxResponseLength`': keep it, it names the field."""
+    return str(error)
