@@ -27,7 +27,7 @@ def build_parser(load: bool = False) -> tuple[argparse.ArgumentParser, dict[str,
     parsers = {}
     for name, (module, help_text) in COMMANDS.items():
         if load or _available(module):
-                parsers[name] = sub.add_parser(name, help=help_text, description=help_text)
+            parsers[name] = sub.add_parser(name, help=help_text, description=help_text)
     return parser, parsers
 
 

@@ -1,0 +1,182 @@
+"""Bedrock adapter: the customization job and provisioned throughput calls the pipeline makes.
+
+Handlers call these functions, never the boto3 client directly, so request shapes and error handling live in
+one place. Bedrock's error codes are translated into the pipeline's errors (distill.errors), whose names the
+state machine's Retry and Catch match: throttling is retried with backoff, an exceeded quota or a rejected
+request is not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from distill import aws
+from distill.errors import BedrockAccessDenied, BedrockRejected, BedrockThrottled, QuotaExceeded
+from distill.run_request import ProvisioningPlan, ResolvedRun
+
+_RETRYABLE = {
+    "ThrottlingException",
+    "TooManyRequestsException",
+    "InternalServerException",
+    "ServiceUnavailableException",
+    "ModelNotReadyException",
+}
+_REJECTED = {"ValidationException", "ConflictException", "ResourceNotFoundException", "TooManyTagsException"}
+
+
+@contextmanager
+def _translated(action: str) -> Iterator[None]:
+    from botocore.exceptions import ClientError
+
+    try:
+        yield
+    except ClientError as error:
+        code = error.response.get("Error", {}).get("Code", "")
+        message = f"{action}: {code}: {error.response.get('Error', {}).get('Message', '')}"
+        if code in _RETRYABLE:
+            raise BedrockThrottled(message) from None
+        if code == "ServiceQuotaExceededException":
+            raise QuotaExceeded(message) from None
+        if code == "AccessDeniedException":
+            raise BedrockAccessDenied(message) from None
+        if code in _REJECTED:
+            raise BedrockRejected(message) from None
+        raise
+
+
+def _bedrock() -> Any:
+    return aws.client("bedrock")
+
+
+def _tag_list(tags: dict[str, str]) -> list[dict[str, str]]:
+    return [{"key": k, "value": v} for k, v in sorted(tags.items())]
+
+
+def customization_job_request(run: ResolvedRun, role_arn: str, kms_key_arn: str = "") -> dict[str, Any]:
+    """The CreateModelCustomizationJob request for a run (pure, so tests can check it field by field)."""
+    request: dict[str, Any] = {
+        "jobName": run.job_name,
+        "customModelName": run.custom_model_name,
+        "roleArn": role_arn,
+        "clientRequestToken": run.client_request_token,
+        "baseModelIdentifier": run.student_model_id,
+        "customizationType": "DISTILLATION",
+        "trainingDataConfig": {"s3Uri": run.dataset_uri},
+        "outputDataConfig": {"s3Uri": run.output_uri},
+        "customizationConfig": {
+            "distillationConfig": {
+                "teacherModelConfig": {
+                    "teacherModelIdentifier": run.teacher_model_id,
+                    "maxResponseLengthForInference": run.max_response_length,
+                }
+            }
+        },
+        "jobTags": _tag_list(run.tags),
+        "customModelTags": _tag_list(run.tags),
+    }
+    if kms_key_arn:
+        request["customModelKmsKeyId"] = kms_key_arn
+    return request
+
+
+def start_distillation_job(run: ResolvedRun, role_arn: str, kms_key_arn: str = "") -> str:
+    """Start the job and return its ARN. Safe to call again for the same run: the client request token makes
+    Bedrock return the job it already started instead of a second one."""
+    request = customization_job_request(run, role_arn, kms_key_arn)
+    try:
+        with _translated("CreateModelCustomizationJob"):
+            return str(_bedrock().create_model_customization_job(**request)["jobArn"])
+    except BedrockRejected as rejected:
+        # A retried task whose first call did get through may meet its own job by name: adopt it.
+        existing = _own_job(run)
+        if existing:
+            return existing
+        raise rejected
+
+
+def _own_job(run: ResolvedRun) -> str | None:
+    from botocore.exceptions import ClientError
+
+    try:
+        job = _bedrock().get_model_customization_job(jobIdentifier=run.job_name)
+    except ClientError:
+        return None
+    if job.get("clientRequestToken") == run.client_request_token:
+        return str(job["jobArn"])
+    return None
+
+
+@dataclass(frozen=True)
+class JobSnapshot:
+    job_arn: str
+    status: str
+    failure_message: str = ""
+    output_model_arn: str = ""
+    status_details: dict[str, Any] = field(default_factory=dict)
+    output_uri: str = ""
+    end_time: str = ""
+
+
+def describe_job(job_arn: str) -> JobSnapshot:
+    with _translated("GetModelCustomizationJob"):
+        job = _bedrock().get_model_customization_job(jobIdentifier=job_arn)
+    return JobSnapshot(
+        job_arn=job_arn,
+        status=str(job["status"]),
+        failure_message=str(job.get("failureMessage", "")),
+        output_model_arn=str(job.get("outputModelArn", "")),
+        status_details=_json_ready(job.get("statusDetails", {})),
+        output_uri=str(job.get("outputDataConfig", {}).get("s3Uri", "")),
+        end_time=_json_ready(job.get("endTime", "")),
+    )
+
+
+def create_provisioned_throughput(plan: ProvisioningPlan, model_arn: str, tags: dict[str, str]) -> str:
+    request: dict[str, Any] = {
+        "clientRequestToken": plan.client_request_token,
+        "modelUnits": plan.model_units,
+        "provisionedModelName": plan.provisioned_model_name,
+        "modelId": model_arn,
+        "tags": _tag_list(tags),
+    }
+    # Only an explicitly named commitment is passed on: without one the throughput can be deleted any time.
+    if plan.commitment:
+        request["commitmentDuration"] = plan.commitment
+    with _translated("CreateProvisionedModelThroughput"):
+        return str(_bedrock().create_provisioned_model_throughput(**request)["provisionedModelArn"])
+
+
+@dataclass(frozen=True)
+class ThroughputSnapshot:
+    provisioned_model_arn: str
+    status: str
+    failure_message: str = ""
+    model_units: int = 0
+    commitment: str = ""
+
+
+def describe_provisioned_throughput(arn: str) -> ThroughputSnapshot:
+    with _translated("GetProvisionedModelThroughput"):
+        pt = _bedrock().get_provisioned_model_throughput(provisionedModelId=arn)
+    return ThroughputSnapshot(
+        provisioned_model_arn=arn,
+        status=str(pt["status"]),
+        failure_message=str(pt.get("failureMessage", "")),
+        model_units=int(pt.get("modelUnits", 0)),
+        commitment=str(pt.get("commitmentDuration", "")),
+    )
+
+
+def _json_ready(value: Any) -> Any:
+    """botocore returns datetimes; the state machine needs JSON."""
+    if isinstance(value, datetime):
+        return value.isoformat()
+    if isinstance(value, dict):
+        return {k: _json_ready(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [_json_ready(v) for v in value]
+    return value

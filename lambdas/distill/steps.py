@@ -1,0 +1,129 @@
+"""What each state of the workflow does, as plain functions of the state's input.
+
+Handlers (lambdas/handlers/) only decode the event, call one of these and return the result; the result
+becomes part of the execution state under the path the state machine names (see stacks/workflow.py).
+"""
+
+from __future__ import annotations
+
+import time
+from typing import Any
+
+from distill import aws, bedrock, polling
+from distill.errors import DatasetInvalid, DistillationJobFailed, InvalidRunInput
+from distill.locations import S3Location
+from distill.run_request import ResolvedRun, parse_request, resolve, to_state
+from distill.settings import PipelineSettings
+
+
+def check_run_settings(event: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Check run settings": validate the execution input and resolve defaults, names and places."""
+    execution = event.get("execution") or {}
+    if not execution.get("arn") or not execution.get("name"):
+        raise InvalidRunInput("the state machine must pass execution.arn and execution.name")
+    run = resolve(parse_request(event.get("input")), settings, execution["name"], execution["arn"])
+    return {"run": to_state(run)}
+
+
+def prepare_dataset(run: ResolvedRun, settings: PipelineSettings) -> dict[str, Any]:
+    """State "Prepare dataset": stream the raw data, convert and validate it, write the dataset and report.
+
+    The converted dataset appears only when the whole input is valid (or, with onInvalidRecords=drop,
+    enough records are); the validation report is written either way.
+    """
+    import msgspec
+
+    from distill.dataset import ConvertOptions, S3MultipartSink, convert, s3_sources
+
+    s3 = aws.client("s3")
+    try:
+        sources = s3_sources(s3, run.source)
+    except ValueError as error:
+        raise DatasetInvalid(str(error)) from None
+    options = ConvertOptions(
+        input_format=run.input_format, on_invalid=run.on_invalid_records, system_prompt=run.system_prompt
+    )
+    report = convert(sources, S3MultipartSink(s3, run.dataset_uri), options)
+    report_at = S3Location.parse(run.reports_uri).child("validation-report.json")
+    s3.put_object(
+        Bucket=report_at.bucket,
+        Key=report_at.key,
+        Body=msgspec.json.encode(report.to_dict()),
+        ContentType="application/json",
+    )
+    if not report.ok:
+        raise DatasetInvalid(f"{report.first_error} (full report: {report_at.uri})")
+    return {
+        "datasetUri": run.dataset_uri,
+        "reportUri": report_at.uri,
+        "recordsRead": report.records_read,
+        "recordsWritten": report.records_written,
+        "recordsDropped": report.records_dropped,
+        "bytesIn": report.bytes_in,
+        "bytesOut": report.bytes_out,
+    }
+
+
+def start_job(run: ResolvedRun, settings: PipelineSettings) -> dict[str, Any]:
+    """State "Start distillation job"."""
+    job_arn = bedrock.start_distillation_job(run, settings.bedrock_role_arn, settings.custom_model_kms_key_arn)
+    return {
+        "jobArn": job_arn,
+        "status": "InProgress",
+        "checks": 0,
+        "waitSeconds": polling.next_wait_seconds(0, settings.polling),
+        "startedAt": int(time.time()),
+    }
+
+
+def check_job(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Check distillation job": the job's status and what the next wait should be."""
+    snapshot = bedrock.describe_job(job["jobArn"])
+    checks = int(job.get("checks", 0)) + 1
+    failure = snapshot.failure_message
+    if polling.job_phase(snapshot.status) is polling.Phase.FAILED and not failure:
+        failure = f"the distillation job ended {snapshot.status} without a failure message"
+    return {
+        **job,
+        "status": snapshot.status,
+        "failureMessage": failure,
+        "outputModelArn": snapshot.output_model_arn,
+        "statusDetails": snapshot.status_details,
+        "outputUri": snapshot.output_uri or run.output_uri,
+        "checks": checks,
+        "waitSeconds": polling.next_wait_seconds(checks, settings.polling),
+    }
+
+
+def provision_throughput(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Create provisioned throughput" for the distilled model."""
+    plan = run.provisioned_throughput
+    if plan is None:
+        raise InvalidRunInput("provisioning was not requested for this run")
+    if not job.get("outputModelArn"):
+        raise DistillationJobFailed("the job completed without an output model ARN")
+    arn = bedrock.create_provisioned_throughput(plan, job["outputModelArn"], run.tags)
+    return {
+        "provisionedModelArn": arn,
+        "status": "Creating",
+        "modelUnits": plan.model_units,
+        "commitment": plan.commitment,
+        "checks": 0,
+        "waitSeconds": polling.next_wait_seconds(0, settings.polling),
+    }
+
+
+def check_throughput(run: ResolvedRun, throughput: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Check provisioned throughput"."""
+    snapshot = bedrock.describe_provisioned_throughput(throughput["provisionedModelArn"])
+    checks = int(throughput.get("checks", 0)) + 1
+    failure = snapshot.failure_message
+    if polling.throughput_phase(snapshot.status) is polling.Phase.FAILED and not failure:
+        failure = "the provisioned throughput ended Failed without a failure message"
+    return {
+        **throughput,
+        "status": snapshot.status,
+        "failureMessage": failure,
+        "checks": checks,
+        "waitSeconds": polling.next_wait_seconds(checks, settings.polling),
+    }
