@@ -223,6 +223,7 @@ class SimulatedBedrock:
             "lastModifiedTime": _now(),
             "baseModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/{job.request['baseModelIdentifier']}",
             "trainingDataConfig": job.request["trainingDataConfig"],
+            "validationDataConfig": job.request.get("validationDataConfig", {"validators": []}),
             "outputDataConfig": job.request["outputDataConfig"],
             "customizationType": "DISTILLATION",
             "customizationConfig": job.request["customizationConfig"],

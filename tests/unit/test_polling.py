@@ -1,0 +1,70 @@
+"""The wait between checks grows to a cap, so long jobs stay far below the execution history quota."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from distill import polling
+from distill.settings import PollingPolicy
+
+DEFAULT = PollingPolicy()
+DAY = 24 * 3600
+
+
+def test_given_default_policy_when_waits_are_listed_then_they_grow_from_a_minute_to_ten_minutes() -> None:
+    waits = [polling.next_wait_seconds(n, DEFAULT) for n in range(10)]
+    assert waits[0] == 60
+    assert waits == sorted(waits)
+    assert waits[-1] == 600
+    assert max(waits) == 600
+
+
+def test_given_a_seven_day_job_when_history_is_estimated_then_it_stays_under_ten_thousand_events() -> None:
+    assert polling.history_events_for(7 * DAY, DEFAULT) <= 10_000
+
+
+def test_given_a_fourteen_day_run_when_history_is_estimated_then_it_stays_under_the_quota() -> None:
+    assert polling.history_events_for(14 * DAY, DEFAULT) < polling.HISTORY_LIMIT
+
+
+@given(st.integers(min_value=0, max_value=10_000))
+def test_given_any_check_number_when_wait_is_computed_then_it_is_within_bounds(checks: int) -> None:
+    wait = polling.next_wait_seconds(checks, DEFAULT)
+    assert DEFAULT.first_wait_seconds <= wait <= DEFAULT.max_wait_seconds
+
+
+@pytest.mark.parametrize(
+    ("status", "phase"),
+    [
+        ("InProgress", polling.Phase.RUNNING),
+        ("Stopping", polling.Phase.RUNNING),
+        ("Completed", polling.Phase.SUCCEEDED),
+        ("Failed", polling.Phase.FAILED),
+        ("Stopped", polling.Phase.FAILED),
+        ("SomethingNew", polling.Phase.UNKNOWN),
+    ],
+)
+def test_given_a_job_status_when_classified_then_the_phase_is_right(status: str, phase: polling.Phase) -> None:
+    assert polling.job_phase(status) is phase
+
+
+@pytest.mark.parametrize(
+    ("status", "phase"),
+    [
+        ("Creating", polling.Phase.RUNNING),
+        ("Updating", polling.Phase.RUNNING),
+        ("InService", polling.Phase.SUCCEEDED),
+        ("Failed", polling.Phase.FAILED),
+    ],
+)
+def test_given_a_throughput_status_when_classified_then_the_phase_is_right(status: str, phase: polling.Phase) -> None:
+    assert polling.throughput_phase(status) is phase
+
+
+def test_given_a_policy_whose_cap_is_below_its_start_when_created_then_it_is_refused() -> None:
+    import msgspec
+
+    with pytest.raises((ValueError, msgspec.ValidationError)):
+        msgspec.convert({"firstWaitSeconds": 100, "maxWaitSeconds": 10}, PollingPolicy)

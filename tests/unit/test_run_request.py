@@ -1,0 +1,99 @@
+"""The execution input: defaults, allow-lists, and errors that name the field."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from distill.errors import InvalidRunInput
+from distill.run_request import parse_request, resolve, run_from_state, to_state
+from distill.settings import PipelineSettings
+
+SETTINGS = PipelineSettings(
+    bucket_name="distill-data-bucket",
+    bedrock_role_arn="arn:aws:iam::123456789012:role/BedrockDistillRole",
+    allowed_student_models=("amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k"),
+    allowed_data_buckets=("partner-bucket",),
+)
+EXECUTION = ("console-run-1", "arn:aws:states:us-east-1:123456789012:execution:Distill:console-run-1")
+
+
+def _resolve(raw: Any):
+    return resolve(parse_request(raw), SETTINGS, *EXECUTION)
+
+
+def test_given_only_a_dataset_when_resolved_then_the_reference_run_defaults_apply() -> None:
+    run = _resolve({"dataset": "s3://distill-data-bucket/incoming/tickets.jsonl"})
+    assert run.teacher_model_id == "amazon.nova-pro-v1:0"
+    assert run.student_model_id == "amazon.nova-micro-v1:0:128k"
+    assert run.max_response_length == 1000
+    assert run.provision is False and run.provisioned_throughput is None
+    assert run.source == "s3://distill-data-bucket/incoming/tickets.jsonl"
+    assert run.dataset_uri == f"s3://distill-data-bucket/datasets/{run.run_id}/train.jsonl"
+    assert run.output_uri == f"s3://distill-data-bucket/jobs/{run.run_id}/"
+    assert run.tags["distill:execution"] == "console-run-1"
+
+
+def test_given_a_key_instead_of_a_uri_when_resolved_then_it_is_taken_in_the_project_bucket() -> None:
+    assert _resolve({"dataset": "incoming/a/"}).source == "s3://distill-data-bucket/incoming/a/"
+
+
+def test_given_provisioning_without_commitment_when_resolved_then_no_commitment_is_planned() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "provisionedThroughput": {}})
+    assert run.provision is True
+    assert run.provisioned_throughput is not None
+    assert run.provisioned_throughput.model_units == 1
+    assert run.provisioned_throughput.commitment is None
+
+
+def test_given_a_resolved_run_when_it_round_trips_through_the_state_then_nothing_changes() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"modelUnits": 2, "commitment": "OneMonth"}})
+    assert run_from_state(to_state(run)) == run
+
+
+@pytest.mark.parametrize(
+    ("raw", "names"),
+    [
+        ({}, "`dataset`"),
+        ({"dataset": "incoming/x.jsonl", "teacher": "x"}, "`teacher`"),
+        ({"dataset": 7}, "$.dataset"),
+        ({"dataset": "incoming/x.jsonl", "maxResponseLength": "1000"}, "$.maxResponseLength"),
+        ({"dataset": "incoming/x.jsonl", "maxResponseLength": 0}, "$.maxResponseLength"),
+        ({"dataset": "incoming/x.jsonl", "onInvalidRecords": "ignore"}, "$.onInvalidRecords"),
+        ({"dataset": "incoming/x.jsonl", "inputFormat": "csv"}, "$.inputFormat"),
+        ({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"modelUnits": 0}}, "$.provisionedThroughput.modelUnits"),
+        ({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"commitment": "OneYear"}}, "$.provisionedThroughput.commitment"),
+        ({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"units": 1}}, "`units`"),
+        ({"dataset": "s3://other-bucket/incoming/x.jsonl"}, "$.dataset"),
+        ({"dataset": "s3://distill-data-bucket/datasets/x.jsonl"}, "$.dataset"),
+        ({"dataset": "s3://distill-data-bucket/incoming/../reports/x"}, "$.dataset"),
+        ({"dataset": "s3://Bad_Bucket/x"}, "$.dataset"),
+        ({"dataset": "incoming/x.jsonl", "teacherModelId": "anthropic.claude-3-opus"}, "$.teacherModelId"),
+        ({"dataset": "incoming/x.jsonl", "studentModelId": "amazon.nova-pro-v1:0:300k"}, "$.studentModelId"),
+        ({"dataset": "incoming/x.jsonl", "jobName": "bad name; rm -rf"}, "$.jobName"),
+        ({"dataset": "incoming/x.jsonl", "customModelName": "a--b"}, "$.customModelName"),
+        ({"dataset": "incoming/x.jsonl", "tags": {"aws:x": "1"}}, "$.tags"),
+        ({"dataset": "incoming/x.jsonl", "tags": {"team": "a<b>"}}, "$.tags.team"),
+        ({"dataset": "incoming/x.jsonl", "systemPrompt": "x" * 20_001}, "$.systemPrompt"),
+    ],
+)
+def test_given_bad_input_when_resolved_then_the_error_names_the_field(raw: dict[str, Any], names: str) -> None:
+    with pytest.raises(InvalidRunInput) as caught:
+        _resolve(raw)
+    assert names in str(caught.value)
+
+
+def test_given_a_non_object_input_when_parsed_then_it_is_refused() -> None:
+    with pytest.raises(InvalidRunInput, match="JSON object"):
+        parse_request(["incoming/x.jsonl"])
+
+
+def test_given_an_allow_listed_bucket_when_resolved_then_the_dataset_may_live_there() -> None:
+    assert _resolve({"dataset": "s3://partner-bucket/exports/data.jsonl"}).source == "s3://partner-bucket/exports/data.jsonl"
+
+
+def test_given_user_tags_when_resolved_then_they_are_kept_beside_the_pipeline_tags() -> None:
+    tags = _resolve({"dataset": "incoming/x.jsonl", "tags": {"team": "ml-platform"}}).tags
+    assert tags["team"] == "ml-platform"
+    assert tags["created-by"] == "distill-pipeline"

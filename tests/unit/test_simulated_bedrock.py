@@ -1,0 +1,97 @@
+"""The simulator must answer like the real API, or the offline run would prove nothing."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import botocore.session
+import pytest
+from botocore.exceptions import ClientError, ParamValidationError
+from botocore.validate import ParamValidator
+
+from distill import bedrock
+from distill.run_request import parse_request, resolve
+from distill.settings import PipelineSettings
+from distill_cli.simulated_bedrock import FAILURE_MESSAGES, SimulatedBedrock
+
+MODEL = botocore.session.get_session().get_service_model("bedrock")
+SETTINGS = PipelineSettings(bucket_name="distill-data-bucket", bedrock_role_arn="arn:aws:iam::123456789012:role/R")
+RUN = resolve(
+    parse_request({"dataset": "incoming/x.jsonl", "provisionedThroughput": {}}),
+    SETTINGS,
+    "run-1",
+    "arn:aws:states:us-east-1:123456789012:execution:sm:run-1",
+)
+
+
+def _assert_shape(operation: str, answer: dict[str, Any]) -> None:
+    report = ParamValidator().validate(answer, MODEL.operation_model(operation).output_shape)
+    assert not report.has_errors(), report.generate_report()
+
+
+def _start(fake: SimulatedBedrock) -> str:
+    request = bedrock.customization_job_request(RUN, SETTINGS.bedrock_role_arn)
+    return str(fake.create_model_customization_job(**request)["jobArn"])
+
+
+@pytest.mark.parametrize("outcome", ["completed", "failed", "stopped"])
+def test_given_a_job_when_checked_until_done_then_every_answer_has_the_real_shape(outcome: str) -> None:
+    fake = SimulatedBedrock(job_outcome=outcome, job_checks=3)  # type: ignore[arg-type]
+    arn = _start(fake)
+    statuses = []
+    for _ in range(3):
+        answer = fake.get_model_customization_job(jobIdentifier=arn)
+        _assert_shape("GetModelCustomizationJob", answer)
+        statuses.append(answer["status"])
+    assert statuses[:2] == ["InProgress", "InProgress"]
+    assert statuses[2] == outcome.capitalize()
+    if outcome == "completed":
+        assert answer["outputModelArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model/")
+        assert all(d["status"] == "Completed" for d in answer["statusDetails"].values())
+    else:
+        assert answer["failureMessage"] == FAILURE_MESSAGES[outcome]
+
+
+def test_given_the_same_token_when_a_job_is_created_twice_then_one_job_exists() -> None:
+    fake = SimulatedBedrock()
+    assert _start(fake) == _start(fake)
+    assert len(fake.jobs) == 1
+
+
+def test_given_a_request_the_real_api_would_refuse_when_sent_then_it_is_refused() -> None:
+    with pytest.raises(ParamValidationError):
+        SimulatedBedrock().create_model_customization_job(jobName="x", customizationType="DISTILL")
+
+
+def test_given_a_queued_fault_when_called_then_the_error_comes_first_and_then_the_answer() -> None:
+    fake = SimulatedBedrock()
+    fake.fail_next("CreateModelCustomizationJob", "ThrottlingException")
+    with pytest.raises(ClientError) as caught:
+        _start(fake)
+    assert caught.value.response["Error"]["Code"] == "ThrottlingException"
+    assert _start(fake).startswith("arn:aws:bedrock:")
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_given_a_completed_job_when_throughput_is_provisioned_then_it_ends_in_service_or_failed(fails: bool) -> None:
+    fake = SimulatedBedrock(job_checks=1, throughput_fails=fails, throughput_checks=2)
+    job = fake.get_model_customization_job(jobIdentifier=_start(fake))
+    created = fake.create_provisioned_model_throughput(
+        modelUnits=1, provisionedModelName="distilled-run-1-pt", modelId=job["outputModelArn"], clientRequestToken="t1"
+    )
+    arn = created["provisionedModelArn"]
+    first = fake.get_provisioned_model_throughput(provisionedModelId=arn)
+    second = fake.get_provisioned_model_throughput(provisionedModelId=arn)
+    _assert_shape("GetProvisionedModelThroughput", second)
+    assert first["status"] == "Creating"
+    assert second["status"] == ("Failed" if fails else "InService")
+
+
+def test_given_no_completed_model_when_throughput_is_requested_then_the_model_is_not_found() -> None:
+    fake = SimulatedBedrock()
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        fake.create_provisioned_model_throughput(
+            modelUnits=1,
+            provisionedModelName="x",
+            modelId="arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
+        )
