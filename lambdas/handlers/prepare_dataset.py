@@ -3,6 +3,7 @@
 from typing import Any
 
 from aws_lambda_powertools.metrics import MetricUnit
+
 from distill import steps
 from distill.observability import lambda_entry, metrics
 from distill.run_request import run_from_state

@@ -52,7 +52,9 @@ def _job(status: str, **extra: Any) -> dict[str, Any]:
     }
 
 
-def test_given_a_run_when_the_job_starts_then_bedrock_gets_a_distillation_request_with_the_teacher_config(stub: Stubber) -> None:
+def test_given_a_run_when_the_job_starts_then_bedrock_gets_a_distillation_request_with_the_teacher_config(
+    stub: Stubber,
+) -> None:
     run = _run(maxResponseLength=800)
     expected = {
         "jobName": run.job_name,
@@ -106,7 +108,9 @@ def test_given_bedrock_answers_an_error_when_the_job_starts_then_the_pipeline_er
         bedrock.start_distillation_job(_run(), ROLE)
 
 
-def test_given_the_name_is_taken_by_this_runs_own_job_when_the_job_starts_then_that_job_is_adopted(stub: Stubber) -> None:
+def test_given_the_name_is_taken_by_this_runs_own_job_when_the_job_starts_then_that_job_is_adopted(
+    stub: Stubber,
+) -> None:
     run = _run()
     stub.add_client_error("create_model_customization_job", service_error_code="ConflictException")
     stub.add_response(

@@ -48,7 +48,9 @@ def test_given_provisioning_without_commitment_when_resolved_then_no_commitment_
 
 
 def test_given_a_resolved_run_when_it_round_trips_through_the_state_then_nothing_changes() -> None:
-    run = _resolve({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"modelUnits": 2, "commitment": "OneMonth"}})
+    run = _resolve(
+        {"dataset": "incoming/x.jsonl", "provisionedThroughput": {"modelUnits": 2, "commitment": "OneMonth"}}
+    )
     assert run_from_state(to_state(run)) == run
 
 
@@ -62,8 +64,14 @@ def test_given_a_resolved_run_when_it_round_trips_through_the_state_then_nothing
         ({"dataset": "incoming/x.jsonl", "maxResponseLength": 0}, "$.maxResponseLength"),
         ({"dataset": "incoming/x.jsonl", "onInvalidRecords": "ignore"}, "$.onInvalidRecords"),
         ({"dataset": "incoming/x.jsonl", "inputFormat": "csv"}, "$.inputFormat"),
-        ({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"modelUnits": 0}}, "$.provisionedThroughput.modelUnits"),
-        ({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"commitment": "OneYear"}}, "$.provisionedThroughput.commitment"),
+        (
+            {"dataset": "incoming/x.jsonl", "provisionedThroughput": {"modelUnits": 0}},
+            "$.provisionedThroughput.modelUnits",
+        ),
+        (
+            {"dataset": "incoming/x.jsonl", "provisionedThroughput": {"commitment": "OneYear"}},
+            "$.provisionedThroughput.commitment",
+        ),
         ({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"units": 1}}, "`units`"),
         ({"dataset": "s3://other-bucket/incoming/x.jsonl"}, "$.dataset"),
         ({"dataset": "s3://distill-data-bucket/datasets/x.jsonl"}, "$.dataset"),
@@ -90,7 +98,10 @@ def test_given_a_non_object_input_when_parsed_then_it_is_refused() -> None:
 
 
 def test_given_an_allow_listed_bucket_when_resolved_then_the_dataset_may_live_there() -> None:
-    assert _resolve({"dataset": "s3://partner-bucket/exports/data.jsonl"}).source == "s3://partner-bucket/exports/data.jsonl"
+    assert (
+        _resolve({"dataset": "s3://partner-bucket/exports/data.jsonl"}).source
+        == "s3://partner-bucket/exports/data.jsonl"
+    )
 
 
 def test_given_user_tags_when_resolved_then_they_are_kept_beside_the_pipeline_tags() -> None:

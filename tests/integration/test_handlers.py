@@ -1,0 +1,113 @@
+"""Each Lambda handler, invoked as Lambda would, against moto S3 and the simulated Bedrock."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from distill.errors import BedrockRejected, BedrockThrottled, InvalidRunInput, QuotaExceeded
+from handlers import check_job, check_run_settings, check_throughput, provision_throughput, start_job
+from tests.support.aws_world import EXECUTION_ARN, World
+
+
+def _settle(world: World, raw: dict[str, Any]) -> dict[str, Any]:
+    event = {"input": raw, "execution": {"arn": EXECUTION_ARN, "name": "run-1"}}
+    return check_run_settings.handler(event, world.context)["run"]
+
+
+def test_given_console_input_when_settings_are_checked_then_the_run_is_resolved(world: World) -> None:
+    run = _settle(world, {"dataset": "incoming/tickets.jsonl"})
+    assert run["source"] == "s3://distill-data-bucket/incoming/tickets.jsonl"
+    assert run["jobName"].startswith("distill-run-1-")
+    assert run["provision"] is False
+
+
+def test_given_an_unknown_field_when_settings_are_checked_then_invalid_run_input_names_it(world: World) -> None:
+    with pytest.raises(InvalidRunInput, match="`studentModel`"):
+        _settle(world, {"dataset": "incoming/t.jsonl", "studentModel": "x"})
+
+
+def test_given_a_run_when_the_job_is_started_twice_then_bedrock_holds_one_job(world: World) -> None:
+    run = _settle(world, {"dataset": "incoming/t.jsonl"})
+    first = start_job.handler({"run": run}, world.context)
+    second = start_job.handler({"run": run}, world.context)
+    assert first["jobArn"] == second["jobArn"]
+    assert len(world.bedrock.jobs) == 1
+    assert first["status"] == "InProgress"
+    assert first["waitSeconds"] == world.settings.polling.first_wait_seconds
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ThrottlingException", BedrockThrottled),
+        ("ServiceQuotaExceededException", QuotaExceeded),
+        ("ValidationException", BedrockRejected),
+    ],
+)
+def test_given_bedrock_refuses_when_the_job_starts_then_the_handler_raises_the_named_error(
+    world: World, code: str, error: type[Exception]
+) -> None:
+    run = _settle(world, {"dataset": "incoming/t.jsonl"})
+    world.bedrock.fail_next("CreateModelCustomizationJob", code)
+    with pytest.raises(error):
+        start_job.handler({"run": run}, world.context)
+    assert world.bedrock.jobs == {}
+
+
+@pytest.mark.parametrize(
+    ("outcome", "final_status", "message"),
+    [
+        ("completed", "Completed", ""),
+        ("failed", "Failed", "insufficient valid prompts"),
+        ("stopped", "Stopped", "stopped by user"),
+    ],
+)
+def test_given_a_job_when_checked_until_it_ends_then_status_message_and_growing_waits_are_reported(
+    world: World, outcome: str, final_status: str, message: str
+) -> None:
+    world.bedrock.job_outcome = outcome  # type: ignore[assignment]
+    run = _settle(world, {"dataset": "incoming/t.jsonl"})
+    job = start_job.handler({"run": run}, world.context)
+    seen = []
+    while True:
+        job = check_job.handler({"run": run, "job": job}, world.context)
+        seen.append((job["status"], job["waitSeconds"]))
+        if job["status"] != "InProgress":
+            break
+    assert [s for s, _ in seen] == ["InProgress", final_status]
+    assert seen[1][1] >= seen[0][1]
+    assert job["checks"] == 2
+    assert message in job["failureMessage"].lower()
+    assert job["statusDetails"]["validationDetails"]["status"] == "Completed"
+    assert bool(job["outputModelArn"]) is (outcome == "completed")
+
+
+@pytest.mark.parametrize(("fails", "final"), [(False, "InService"), (True, "Failed")])
+def test_given_a_completed_job_when_throughput_is_provisioned_then_it_is_followed_to_the_end(
+    world: World, fails: bool, final: str
+) -> None:
+    world.bedrock.throughput_fails = fails
+    run = _settle(world, {"dataset": "incoming/t.jsonl", "provisionedThroughput": {"modelUnits": 1}})
+    job = start_job.handler({"run": run}, world.context)
+    job = check_job.handler(
+        {"run": run, "job": check_job.handler({"run": run, "job": job}, world.context)}, world.context
+    )
+    assert job["status"] == "Completed"
+    pt = provision_throughput.handler({"run": run, "job": job}, world.context)
+    assert pt["status"] == "Creating" and pt["commitment"] is None
+    created = world.bedrock.calls_of("CreateProvisionedModelThroughput")
+    assert len(created) == 1 and "commitmentDuration" not in created[0]
+    statuses = []
+    while pt["status"] in ("Creating", "Updating"):
+        pt = check_throughput.handler({"run": run, "throughput": pt}, world.context)
+        statuses.append(pt["status"])
+    assert statuses[-1] == final
+    assert ("capacity" in pt["failureMessage"].lower()) is fails
+
+
+def test_given_no_provisioning_was_asked_when_the_provision_task_runs_then_it_refuses(world: World) -> None:
+    run = _settle(world, {"dataset": "incoming/t.jsonl"})
+    with pytest.raises(InvalidRunInput):
+        provision_throughput.handler({"run": run, "job": {"outputModelArn": "x"}}, world.context)
