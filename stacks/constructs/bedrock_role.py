@@ -1,0 +1,43 @@
+"""The role Bedrock assumes while it runs a distillation job."""
+
+from __future__ import annotations
+
+from aws_cdk import Aws
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from distill.settings import BucketLayout
+from stacks.constructs.arns import bedrock_arn
+
+
+class BedrockServiceRole(Construct):
+    """Reads the converted dataset (datasets/) and writes the job's output (jobs/); nothing else."""
+
+    def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, layout: BucketLayout) -> None:
+        super().__init__(scope, id)
+        # Confused-deputy guard: only customization jobs of this account may assume the role.
+        principal = iam.ServicePrincipal(
+            "bedrock.amazonaws.com",
+            conditions={
+                "StringEquals": {"aws:SourceAccount": Aws.ACCOUNT_ID},
+                "ArnLike": {"aws:SourceArn": bedrock_arn(self, "model-customization-job")},
+            },
+        )
+        self.role = iam.Role(self, "Role", assumed_by=principal, description="Bedrock distillation jobs")
+        datasets, jobs = layout.datasets_prefix, layout.jobs_prefix
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="ReadTrainingData", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{datasets}*")],
+        ))  # fmt: skip
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="ListTrainingData", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{datasets}*"]}},
+        ))  # fmt: skip
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="WriteJobOutput", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{jobs}*")],
+        ))  # fmt: skip
+        if bucket.encryption_key is not None:
+            self.role.add_to_policy(iam.PolicyStatement(
+                sid="UseBucketKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[bucket.encryption_key.key_arn],
+            ))  # fmt: skip

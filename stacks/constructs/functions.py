@@ -1,0 +1,197 @@
+"""One Lambda function per handler module, all built from one asset, each with only the access it needs."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import msgspec
+from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from distill.settings import PipelineSettings
+from stacks.bundling import EXCLUDE, LAMBDA_DIR, bundling_options
+from stacks.config import PipelineConfig
+from stacks.constructs.arns import bedrock_arn, model_arns
+
+
+@dataclass(frozen=True)
+class FunctionSpec:
+    timeout_minutes: int = 1
+    memory_mb: int = 256
+
+    @property
+    def timeout(self) -> Duration:
+        return Duration.minutes(self.timeout_minutes)
+
+
+# handler module -> sizing. Each becomes handlers.<module>.handler.
+HANDLERS = {
+    "check_run_settings": FunctionSpec(),
+    # Converts and validates up to 1 GB of JSONL: the only long, memory-hungry step.
+    "prepare_dataset": FunctionSpec(timeout_minutes=15, memory_mb=1024),
+    "start_job": FunctionSpec(),
+    "check_job": FunctionSpec(),
+    "provision_throughput": FunctionSpec(),
+    "check_throughput": FunctionSpec(),
+}
+
+ENVIRONMENT = {
+    "POWERTOOLS_SERVICE_NAME": "distill-pipeline",
+    "POWERTOOLS_METRICS_NAMESPACE": "DistillPipeline",
+    "LOG_LEVEL": "INFO",
+}
+
+
+
+def retention(days: int) -> logs.RetentionDays:
+    names = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
+             60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
+             365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",
+             1096: "THREE_YEARS", 1827: "FIVE_YEARS", 3653: "TEN_YEARS"}  # fmt: skip
+    return logs.RetentionDays[names[days]]
+
+
+class PipelineFunctions(Construct):
+    def __init__(
+        self, scope: Construct, id: str, *, bucket: s3.IBucket, bedrock_role: iam.IRole, config: PipelineConfig
+    ) -> None:
+        super().__init__(scope, id)
+        settings = PipelineSettings(
+            bucket_name=bucket.bucket_name,
+            bedrock_role_arn=bedrock_role.role_arn,
+            layout=config.layout,
+            defaults=config.defaults,
+            allowed_teacher_models=config.allowed_teacher_models,
+            allowed_student_models=config.allowed_student_models,
+            allowed_data_buckets=config.allowed_data_buckets,
+            polling=config.polling,
+        )
+        # to_json_string keeps the bucket name and role ARN as CloudFormation references (the JSON round trip
+        # only turns tuples into lists, which jsii cannot pass).
+        as_json = msgspec.json.decode(msgspec.json.encode(settings))
+        environment = {"PIPELINE_SETTINGS": Stack.of(self).to_json_string(as_json), **ENVIRONMENT}
+        # One asset for all functions: bundled once per synth, one upload.
+        code = lambda_.Code.from_asset(str(LAMBDA_DIR), bundling=bundling_options(), exclude=EXCLUDE)
+        self.by_module: dict[str, lambda_.Function] = {}
+        for module, spec in HANDLERS.items():
+            self.by_module[module] = self._function(module, spec, code, environment, config.log_retention_days)
+
+        self._grant_prepare(bucket, config)
+        self._grant_bedrock(bedrock_role, config)
+
+    # --- the functions, by what they do ---------------------------------------------------------------
+    @property
+    def check_run_settings(self) -> lambda_.Function:
+        return self.by_module["check_run_settings"]
+
+    @property
+    def prepare_dataset(self) -> lambda_.Function:
+        return self.by_module["prepare_dataset"]
+
+    @property
+    def start_job(self) -> lambda_.Function:
+        return self.by_module["start_job"]
+
+    @property
+    def check_job(self) -> lambda_.Function:
+        return self.by_module["check_job"]
+
+    @property
+    def provision_throughput(self) -> lambda_.Function:
+        return self.by_module["provision_throughput"]
+
+    @property
+    def check_throughput(self) -> lambda_.Function:
+        return self.by_module["check_throughput"]
+
+    def _function(
+        self, module: str, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str], log_days: int
+    ) -> lambda_.Function:
+        name = "".join(part.title() for part in module.split("_"))
+        # The pipeline stack is disposable; run records live in the bucket's reports/ prefix.
+        log_group = logs.LogGroup(self, f"{name}Logs", retention=retention(log_days), removal_policy=RemovalPolicy.DESTROY)
+        # Our own role: writes to its own log group only (no AWSLambdaBasicExecutionRole with logs on "*").
+        role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
+        log_group.grant_write(role)
+        return lambda_.Function(
+            self,
+            name,
+            code=code,
+            handler=f"handlers.{module}.handler",
+            runtime=lambda_.Runtime.PYTHON_3_13,
+            architecture=lambda_.Architecture.ARM_64,
+            timeout=spec.timeout,
+            memory_size=spec.memory_mb,
+            environment=environment,
+            role=role,
+            log_group=log_group,
+            tracing=lambda_.Tracing.ACTIVE,
+        )
+
+    def _grant_prepare(self, bucket: s3.IBucket, config: PipelineConfig) -> None:
+        layout, fn = config.layout, self.prepare_dataset
+        drop = layout.drop_prefix
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadDropZone", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{drop}*")],
+        ))  # fmt: skip
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="ListDropZone", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{drop}*"]}},
+        ))  # fmt: skip
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="WriteDatasetsAndReports", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+            resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*"),
+                       bucket.arn_for_objects(f"{layout.reports_prefix}*")],
+        ))  # fmt: skip
+        if config.allowed_data_buckets:
+            # Runs may read raw data from these buckets too (allowedDataBuckets in cdk.json).
+            partition = Stack.of(self).partition
+            others = config.allowed_data_buckets
+            fn.add_to_role_policy(iam.PolicyStatement(
+                sid="ReadAllowedDataBuckets", actions=["s3:GetObject"],
+                resources=[f"arn:{partition}:s3:::{name}/*" for name in others],
+            ))  # fmt: skip
+            fn.add_to_role_policy(iam.PolicyStatement(
+                sid="ListAllowedDataBuckets", actions=["s3:ListBucket"],
+                resources=[f"arn:{partition}:s3:::{name}" for name in others],
+            ))  # fmt: skip
+        if bucket.encryption_key is not None:
+            fn.add_to_role_policy(iam.PolicyStatement(
+                sid="UseBucketKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
+                resources=[bucket.encryption_key.key_arn],
+            ))  # fmt: skip
+
+    def _grant_bedrock(self, bedrock_role: iam.IRole, config: PipelineConfig) -> None:
+        jobs = bedrock_arn(self, "model-customization-job")
+        custom_models = bedrock_arn(self, "custom-model")
+        provisioned = bedrock_arn(self, "provisioned-model")
+        models = sorted({arn for model in (*config.allowed_teacher_models, *config.allowed_student_models,
+                                           config.teacher_model_id, config.student_model_id)
+                         for arn in model_arns(self, model)})  # fmt: skip
+
+        start = self.start_job
+        start.add_to_role_policy(iam.PolicyStatement(
+            sid="StartDistillationJobs",
+            actions=["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob",
+                     "bedrock:TagResource"],
+            resources=[jobs, custom_models, *models],
+        ))  # fmt: skip
+        start.add_to_role_policy(iam.PolicyStatement(
+            sid="PassTheBedrockRole", actions=["iam:PassRole"], resources=[bedrock_role.role_arn],
+            conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+        ))  # fmt: skip
+        self.check_job.add_to_role_policy(iam.PolicyStatement(
+            sid="CheckDistillationJobs", actions=["bedrock:GetModelCustomizationJob"], resources=[jobs],
+        ))  # fmt: skip
+        self.provision_throughput.add_to_role_policy(iam.PolicyStatement(
+            sid="ProvisionThroughput",
+            actions=["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
+            resources=[custom_models, provisioned],
+        ))  # fmt: skip
+        self.check_throughput.add_to_role_policy(iam.PolicyStatement(
+            sid="CheckThroughput", actions=["bedrock:GetProvisionedModelThroughput"], resources=[provisioned],
+        ))  # fmt: skip

@@ -1,0 +1,42 @@
+"""The data: one bucket that outlives the pipeline (redeploying or destroying the pipeline never touches it)."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+
+
+class DataStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, **kwargs) -> None:
+        super().__init__(scope, id, description="Bedrock distillation pipeline: data bucket (retained)", **kwargs)
+        key = kms.Key.from_key_arn(self, "BucketKey", config.kms_key_arn) if config.kms_key_arn else None
+        # Prefixes (BucketLayout): incoming/ drop zone, datasets/ converted data, jobs/ Bedrock output, reports/.
+        self.bucket = s3.Bucket(
+            self,
+            "Bucket",
+            versioned=True,  # an overwritten dataset or report stays recoverable
+            encryption=s3.BucketEncryption.KMS if key else s3.BucketEncryption.S3_MANAGED,
+            encryption_key=key,
+            bucket_key_enabled=True if key else None,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            removal_policy=RemovalPolicy.RETAIN,
+            auto_delete_objects=False,
+            # The drop-zone trigger (a later issue) listens to "Object Created" events on EventBridge.
+            event_bridge_enabled=True,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireOldVersionsAndAbortUploads",
+                    noncurrent_version_expiration=Duration.days(config.noncurrent_version_expiration_days),
+                    abort_incomplete_multipart_upload_after=Duration.days(7),
+                )
+            ],
+        )
+        CfnOutput(self, "BucketName", value=self.bucket.bucket_name, description="The pipeline's data bucket")
+        CfnOutput(self, "DropPrefix", value=f"s3://{self.bucket.bucket_name}/{config.layout.drop_prefix}",
+                  description="Put raw JSONL here (or name it as an execution's dataset)")  # fmt: skip

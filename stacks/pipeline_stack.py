@@ -1,0 +1,50 @@
+"""The pipeline: the Bedrock role, the functions and the state machine that drives them."""
+
+from __future__ import annotations
+
+from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_logs as logs
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from stacks.config import PipelineConfig
+from stacks.constructs import BedrockServiceRole, PipelineFunctions
+from stacks.constructs.functions import retention
+from stacks.workflow import DistillationWorkflow
+
+
+class PipelineStack(Stack):
+    def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, config: PipelineConfig, **kwargs) -> None:
+        super().__init__(scope, id, description="Bedrock distillation pipeline: functions and state machine", **kwargs)
+        layout = config.layout
+        bedrock_role = BedrockServiceRole(self, "BedrockServiceRole", bucket=bucket, layout=layout)
+        functions = PipelineFunctions(self, "Functions", bucket=bucket, bedrock_role=bedrock_role.role, config=config)
+        workflow = DistillationWorkflow(self, "Workflow", functions=functions, throttle=config.throttle_retry)
+
+        # ERROR level without execution data: failures are logged, but the prompts and system prompt that
+        # travel in the state stay out of CloudWatch (the execution history keeps them for 90 days anyway).
+        log_group = logs.LogGroup(
+            self,
+            "StateMachineLogs",
+            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}-distillation",
+            retention=retention(config.log_retention_days),
+            removal_policy=RemovalPolicy.DESTROY,
+        )
+        self.state_machine = sfn.StateMachine(
+            self,
+            "StateMachine",
+            comment="Distil a student model from a teacher model on Amazon Bedrock",
+            definition_body=sfn.DefinitionBody.from_chainable(workflow.definition),
+            state_machine_type=sfn.StateMachineType.STANDARD,
+            timeout=Duration.hours(config.execution_timeout_hours),
+            tracing_enabled=True,
+            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
+        )
+        self.bucket = bucket
+        self.functions = functions
+        self.bedrock_role = bedrock_role.role
+
+        # BucketName and DropPrefix are outputs of the data stack (re-exporting an import is a cfn-lint W6001).
+        CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn,
+                  description="Start a run here (distill start, or the Step Functions console)")  # fmt: skip
