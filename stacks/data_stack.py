@@ -27,8 +27,6 @@ class DataStack(Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=RemovalPolicy.RETAIN,
             auto_delete_objects=False,
-            # The drop-zone trigger (a later issue) listens to "Object Created" events on EventBridge.
-            event_bridge_enabled=True,
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireOldVersionsAndAbortUploads",
@@ -36,6 +34,13 @@ class DataStack(Stack):
                     abort_incomplete_multipart_upload_after=Duration.days(7),
                 )
             ],
+        )
+        # The drop-zone trigger (a later issue) listens to "Object Created" events on EventBridge. Set natively on
+        # the bucket: event_bridge_enabled=True would add a custom-resource Lambda (old runtime, managed policy).
+        # Do not also use bucket.add_event_notification(): that custom resource would own this setting.
+        cfn_bucket: s3.CfnBucket = self.bucket.node.default_child  # type: ignore[assignment]
+        cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
+            event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
         CfnOutput(self, "BucketName", value=self.bucket.bucket_name, description="The pipeline's data bucket")
         CfnOutput(self, "DropPrefix", value=f"s3://{self.bucket.bucket_name}/{config.layout.drop_prefix}",

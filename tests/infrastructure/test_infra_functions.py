@@ -1,0 +1,73 @@
+"""The Lambda functions: runtime, handlers, sizing, settings, logs and tracing."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+
+import pytest
+
+from distill.settings import PipelineSettings, parse_settings
+from stacks.constructs.functions import HANDLERS
+
+pytestmark = pytest.mark.xdist_group("infrastructure")
+
+EXPECTED = {
+    "handlers.check_run_settings.handler": (60, 256),
+    "handlers.prepare_dataset.handler": (900, 1024),
+    "handlers.start_job.handler": (60, 256),
+    "handlers.check_job.handler": (60, 256),
+    "handlers.provision_throughput.handler": (60, 256),
+    "handlers.check_throughput.handler": (60, 256),
+}
+
+
+def _functions(synth):
+    return {f["Properties"]["Handler"]: f["Properties"] for f in synth.resources("AWS::Lambda::Function").values()}
+
+
+def test_given_default_config_when_synthesized_then_one_python313_arm64_function_per_handler(synth):
+    functions = _functions(synth)
+    assert set(functions) == set(EXPECTED)
+    for handler, props in functions.items():
+        assert props["Runtime"] == "python3.13", handler
+        assert props["Architectures"] == ["arm64"], handler
+        assert (props["Timeout"], props["MemorySize"]) == EXPECTED[handler], handler
+        assert props["TracingConfig"] == {"Mode": "Active"}, handler
+
+
+def test_given_the_handler_table_when_listed_then_every_module_exists_in_the_lambda_folder():
+    for module in HANDLERS:
+        assert importlib.util.find_spec(f"handlers.{module}") is not None, module
+
+
+def test_given_default_config_when_synthesized_then_all_functions_share_one_code_asset(synth):
+    keys = {json.dumps(props["Code"], sort_keys=True) for props in _functions(synth).values()}
+    assert len(keys) == 1
+
+
+def test_given_default_config_when_synthesized_then_every_function_gets_the_typed_pipeline_settings(synth):
+    for handler, props in _functions(synth).items():
+        env = props["Environment"]["Variables"]
+        assert env["POWERTOOLS_SERVICE_NAME"] == "distill-pipeline"
+        assert env["POWERTOOLS_METRICS_NAMESPACE"] == "DistillPipeline"
+        assert env["LOG_LEVEL"] == "INFO"
+        # An Fn::Join around JSON: references become placeholders, the rest must parse as PipelineSettings.
+        settings = parse_settings(synth.flatten(env["PIPELINE_SETTINGS"]))
+        assert isinstance(settings, PipelineSettings), handler
+        assert settings.bucket_name == "<import:DistillData:ExportsOutputRefBucket83908E7781C90AC0>"
+        assert settings.bedrock_role_arn.startswith("<BedrockServiceRole")
+        assert settings.defaults == synth.config.defaults
+        assert settings.polling == synth.config.polling
+        assert settings.teacher_models == synth.config.allowed_teacher_models
+        assert settings.student_models == synth.config.allowed_student_models
+        assert settings.layout.drop_prefix == "incoming/"
+
+
+def test_given_default_config_when_synthesized_then_each_function_logs_to_its_own_group_with_retention(synth):
+    groups = synth.resources("AWS::Logs::LogGroup")
+    used = {props["LoggingConfig"]["LogGroup"]["Ref"] for props in _functions(synth).values()}
+    assert len(used) == len(EXPECTED)
+    for name in used:
+        assert groups[name]["Properties"]["RetentionInDays"] == synth.config.log_retention_days
+

@@ -1,0 +1,133 @@
+"""Who may do what: the Bedrock role's trust and S3 scope, each function's grants, no wildcard actions."""
+
+from __future__ import annotations
+
+import pytest
+
+pytestmark = pytest.mark.xdist_group("infrastructure")
+
+BUCKET_ARN = "<import:DistillData:ExportsOutputFnGetAttBucket83908E77Arn063C8555>"
+BEDROCK_ROLE = "BedrockServiceRole"
+PREFIX = "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>"
+
+
+def _bedrock_role(synth):
+    (role,) = (r for key, r in synth.resources("AWS::IAM::Role").items() if key.startswith(BEDROCK_ROLE))
+    return role
+
+
+def _role_of(synth, function_prefix: str) -> str:
+    return f"Functions{function_prefix}Role"
+
+
+def test_given_default_config_when_synthesized_then_bedrock_role_trust_policy_is_exactly_the_guarded_service(synth):
+    trust = _bedrock_role(synth)["Properties"]["AssumeRolePolicyDocument"]
+    assert trust == {
+        "Version": "2012-10-17",
+        "Statement": [{
+            "Action": "sts:AssumeRole",
+            "Effect": "Allow",
+            "Principal": {"Service": "bedrock.amazonaws.com"},
+            "Condition": {
+                "StringEquals": {"aws:SourceAccount": {"Ref": "AWS::AccountId"}},
+                "ArnLike": {"aws:SourceArn": {"Fn::Join": ["", [
+                    "arn:", {"Ref": "AWS::Partition"}, ":bedrock:", {"Ref": "AWS::Region"}, ":",
+                    {"Ref": "AWS::AccountId"}, ":model-customization-job/*"]]}},
+            },
+        }],
+    }  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_bedrock_role_reads_datasets_and_writes_jobs_only(synth):
+    statements = synth.statements(BEDROCK_ROLE)
+    assert {(a, r) for s in statements for a in s["Action"] for r in s["Resource"]} == {
+        ("s3:GetObject", f"{BUCKET_ARN}/datasets/*"),
+        ("s3:ListBucket", BUCKET_ARN),
+        ("s3:PutObject", f"{BUCKET_ARN}/jobs/*"),
+    }
+    (listing,) = (s for s in statements if "s3:ListBucket" in s["Action"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["datasets/*"]}}
+    assert not _bedrock_role(synth)["Properties"].get("ManagedPolicyArns")
+
+
+def test_given_default_config_when_synthesized_then_prepare_function_reads_only_the_drop_zone(synth):
+    role = _role_of(synth, "PrepareDataset")
+    assert synth.allowed(role, "s3:GetObject") == {f"{BUCKET_ARN}/incoming/*"}
+    assert synth.allowed(role, "s3:PutObject") == {f"{BUCKET_ARN}/datasets/*", f"{BUCKET_ARN}/reports/*"}
+    assert synth.allowed(role, "s3:AbortMultipartUpload") == {f"{BUCKET_ARN}/datasets/*", f"{BUCKET_ARN}/reports/*"}
+    (listing,) = (s for s in synth.statements(role) if "s3:ListBucket" in s["Action"])
+    assert listing["Resource"] == [BUCKET_ARN]
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*"]}}
+
+
+def test_given_default_config_when_synthesized_then_only_prepare_function_touches_s3(synth):
+    s3_roles = {
+        policy_role["Ref"]
+        for policy in synth.resources("AWS::IAM::Policy").values()
+        for policy_role in policy["Properties"]["Roles"]
+        for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
+        if action.startswith("s3:")
+    }
+    assert {role[:-8] for role in s3_roles} == {"BedrockServiceRole", "FunctionsPrepareDatasetRole"}
+
+
+def test_given_default_config_when_synthesized_then_passrole_is_only_on_the_bedrock_role_for_bedrock(synth):
+    passing = [s for s in synth.statements() if "iam:PassRole" in s["Action"]]
+    assert len(passing) == 1
+    (statement,) = passing
+    assert statement["Action"] == ["iam:PassRole"]
+    assert len(statement["Resource"]) == 1 and statement["Resource"][0].startswith(f"<{BEDROCK_ROLE}")
+    assert statement["Condition"] == {"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}}
+    assert statement in synth.statements(_role_of(synth, "StartJob"))
+
+
+def test_given_default_config_when_synthesized_then_no_policy_allows_a_wildcard_action(synth):
+    actions = [a for s in synth.statements() for a in s["Action"]]
+    assert actions
+    assert [a for a in actions if "*" in a] == []
+    assert all(s["Effect"] == "Allow" for s in synth.statements())
+
+
+def test_given_default_config_when_synthesized_then_start_job_may_use_only_the_allowed_models(synth):
+    resources = synth.allowed(_role_of(synth, "StartJob"), "bedrock:CreateModelCustomizationJob")
+    foundation = {r.rsplit("/", 1)[1] for r in resources if ":foundation-model/" in r}
+    allowed = {*synth.config.allowed_teacher_models, *synth.config.allowed_student_models}
+    assert foundation == {m.removeprefix("us.") for m in allowed}
+    profiles = {r.rsplit("/", 1)[1] for r in resources if ":inference-profile/" in r}
+    assert profiles == {m for m in allowed if m.startswith("us.")}
+    assert f"{PREFIX}:model-customization-job/*" in resources
+    assert f"{PREFIX}:custom-model/*" in resources
+
+
+def test_given_default_config_when_synthesized_then_each_function_has_only_its_bedrock_actions(synth):
+    def bedrock_actions(function: str) -> set[str]:
+        return {a for s in synth.statements(_role_of(synth, function)) for a in s["Action"] if a.startswith("bedrock:")}
+
+    assert bedrock_actions("CheckRunSettings") == set()
+    assert bedrock_actions("PrepareDataset") == set()
+    assert bedrock_actions("StartJob") == {
+        "bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob", "bedrock:TagResource"}
+    assert bedrock_actions("CheckJob") == {"bedrock:GetModelCustomizationJob"}
+    assert bedrock_actions("ProvisionThroughput") == {"bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"}
+    assert bedrock_actions("CheckThroughput") == {"bedrock:GetProvisionedModelThroughput"}
+    assert synth.allowed(_role_of(synth, "CheckJob"), "bedrock:GetModelCustomizationJob") == {
+        f"{PREFIX}:model-customization-job/*"}
+    assert synth.allowed(_role_of(synth, "ProvisionThroughput"), "bedrock:CreateProvisionedModelThroughput") == {
+        f"{PREFIX}:custom-model/*", f"{PREFIX}:provisioned-model/*"}
+    assert synth.allowed(_role_of(synth, "CheckThroughput"), "bedrock:GetProvisionedModelThroughput") == {
+        f"{PREFIX}:provisioned-model/*"}  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_functions_write_logs_only_to_their_own_group(synth):
+    for key, role in synth.resources("AWS::IAM::Role").items():
+        if key.startswith("Functions"):
+            assert not role["Properties"].get("ManagedPolicyArns"), key
+            name = key.removeprefix("Functions").split("Role")[0]
+            assert synth.allowed(key[:-8], "logs:PutLogEvents") == {
+                f"<Functions{name}Logs{_suffix(synth, f'Functions{name}Logs')}.Arn>"}
+
+
+def _suffix(synth, prefix: str) -> str:
+    (key,) = (k for k in synth.resources("AWS::Logs::LogGroup") if k.startswith(prefix))
+    return key.removeprefix(prefix)
