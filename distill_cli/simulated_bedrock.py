@@ -159,6 +159,39 @@ class SimulatedBedrock:
             pt.deleted = True
             return {}
 
+    def list_provisioned_model_throughputs(self, **params: Any) -> dict[str, Any]:
+        self._enter("ListProvisionedModelThroughputs", params)
+        with self._lock:
+            live = [pt for pt in self.throughputs.values() if not pt.deleted]
+            return {"provisionedModelSummaries": [self._pt_summary(pt) for pt in live]}
+
+    def list_tags_for_resource(self, **params: Any) -> dict[str, Any]:
+        self._enter("ListTagsForResource", params)
+        with self._lock:
+            arn = params["resourceARN"]
+            for item in [*self.jobs.values(), *self.throughputs.values()]:
+                if item.arn == arn:
+                    return {"tags": list(item.request.get("tags", item.request.get("jobTags", [])))}
+            raise self._error("ResourceNotFoundException", f"{arn} not found", "ListTagsForResource")
+
+    def _pt_summary(self, pt: _Throughput) -> dict[str, Any]:
+        done = pt.checks >= pt.checks_to_finish
+        summary: dict[str, Any] = {
+            "provisionedModelName": pt.request["provisionedModelName"],
+            "provisionedModelArn": pt.arn,
+            "modelArn": pt.request["modelId"],
+            "desiredModelArn": pt.request["modelId"],
+            "foundationModelArn": f"arn:aws:bedrock:{self.region}::foundation-model/amazon.nova-micro-v1:0",
+            "modelUnits": pt.request["modelUnits"],
+            "desiredModelUnits": pt.request["modelUnits"],
+            "status": ("Failed" if pt.fails else "InService") if done else "Creating",
+            "creationTime": pt.created,
+            "lastModifiedTime": _now(),
+        }
+        if "commitmentDuration" in pt.request:
+            summary["commitmentDuration"] = pt.request["commitmentDuration"]
+        return summary
+
     # --- plumbing ---------------------------------------------------------------------------------------
     def _enter(self, operation: str, params: dict[str, Any]) -> None:
         """Record the call, check it against the real API model, raise a queued fault if there is one."""

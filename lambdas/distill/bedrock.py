@@ -180,3 +180,53 @@ def _json_ready(value: Any) -> Any:
     if isinstance(value, list):
         return [_json_ready(v) for v in value]
     return value
+
+
+@dataclass(frozen=True)
+class PipelineThroughput:
+    """Provisioned throughput found by the pipeline's tags (for cleanup and the failure cost guard)."""
+
+    arn: str
+    name: str
+    status: str
+    model_units: int
+    commitment: str
+    created: str
+    tags: dict[str, str]
+
+
+def pipeline_throughputs(marker_key: str, marker_value: str) -> list[PipelineThroughput]:
+    """Every provisioned throughput in the region tagged ``marker_key=marker_value``."""
+    found = []
+    token: str | None = None
+    while True:
+        with _translated("ListProvisionedModelThroughputs"):
+            page = _bedrock().list_provisioned_model_throughputs(**({"nextToken": token} if token else {}))
+        for summary in page.get("provisionedModelSummaries", []):
+            arn = summary["provisionedModelArn"]
+            with _translated("ListTagsForResource"):
+                tags = {
+                    t["key"]: t["value"] for t in _bedrock().list_tags_for_resource(resourceARN=arn).get("tags", [])
+                }
+            if tags.get(marker_key) != marker_value:
+                continue
+            found.append(
+                PipelineThroughput(
+                    arn=arn,
+                    name=summary["provisionedModelName"],
+                    status=summary["status"],
+                    model_units=int(summary.get("modelUnits", 0)),
+                    commitment=str(summary.get("commitmentDuration", "")),
+                    created=_json_ready(summary.get("creationTime", "")),
+                    tags=tags,
+                )
+            )
+        token = page.get("nextToken")
+        if not token:
+            break
+    return found
+
+
+def delete_provisioned_throughput(arn: str) -> None:
+    with _translated("DeleteProvisionedModelThroughput"):
+        _bedrock().delete_provisioned_model_throughput(provisionedModelId=arn)

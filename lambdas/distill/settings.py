@@ -77,6 +77,8 @@ class PipelineSettings(Strict):
     # them by these).
     resource_tags: dict[str, str] = msgspec.field(default_factory=lambda: {"created-by": "distill-pipeline"})
     custom_model_kms_key_arn: str = ""
+    # SNS topic told how each run ended ("" = no notifications).
+    notification_topic_arn: str = ""
 
     @property
     def teacher_models(self) -> tuple[str, ...]:

@@ -127,3 +127,60 @@ def check_throughput(run: ResolvedRun, throughput: dict[str, Any], settings: Pip
         "checks": checks,
         "waitSeconds": polling.next_wait_seconds(checks, settings.polling),
     }
+
+
+def try_model(run: ResolvedRun, throughput: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Try the distilled model": one prompt from the dataset through Converse, as the notebook does.
+
+    A failed try is reported in the summary, not raised: the model exists and is billed either way, and the
+    person reading the notification decides what to do with it.
+    """
+    prompt = _first_prompt(run.dataset_uri)
+    request: dict[str, Any] = {
+        "modelId": throughput["provisionedModelArn"],
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "inferenceConfig": {"maxTokens": 300},
+    }
+    if run.system_prompt:
+        request["system"] = [{"text": run.system_prompt}]
+    from botocore.exceptions import ClientError
+
+    try:
+        answer = aws.client("bedrock-runtime").converse(**request)
+    except ClientError as error:
+        return {"prompt": prompt, "answer": None, "error": str(error)}
+    text = "".join(part.get("text", "") for part in answer["output"]["message"]["content"])
+    return {"prompt": prompt, "answer": text, "error": None, "latencyMs": answer.get("metrics", {}).get("latencyMs")}
+
+
+def _first_prompt(dataset_uri: str) -> str:
+    """The first user text of the converted dataset (read only as far as its first line)."""
+    import json
+
+    where = S3Location.parse(dataset_uri)
+    body = aws.client("s3").get_object(Bucket=where.bucket, Key=where.key, Range="bytes=0-1048575")["Body"]
+    first_line = body.read().split(b"\n", 1)[0]
+    return str(json.loads(first_line)["messages"][0]["content"][0]["text"])
+
+
+def finish_run(state: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Write run summary": the summary JSON next to the validation report, and the success notice."""
+    import json
+
+    from distill import summary
+
+    report = summary.success_summary(state)
+    where = S3Location.parse(summary.summary_uri(state["run"]["reportsUri"]))
+    aws.client("s3").put_object(
+        Bucket=where.bucket, Key=where.key, Body=json.dumps(report, indent=2).encode(), ContentType="application/json"
+    )
+    if settings.notification_topic_arn:
+        subject, body = summary.success_message(report)
+        aws.client("sns").publish(TopicArn=settings.notification_topic_arn, Subject=subject, Message=body)
+    return {
+        "jobArn": report["job"]["jobArn"],
+        "customModelArn": report["customModelArn"],
+        "provisionedModelArn": report["provisionedModelArn"],
+        "summaryUri": where.uri,
+        "runId": state["run"]["runId"],
+    }

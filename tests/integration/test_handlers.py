@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from distill.errors import BedrockRejected, BedrockThrottled, InvalidRunInput, QuotaExceeded
+from distill.errors import BedrockRejected, BedrockThrottled, DatasetInvalid, InvalidRunInput, QuotaExceeded
 from handlers import check_job, check_run_settings, check_throughput, provision_throughput, start_job
-from tests.support.aws_world import EXECUTION_ARN, World
+from tests.support.aws_world import BUCKET, EXECUTION_ARN, World, records
 
 
 def _settle(world: World, raw: dict[str, Any]) -> dict[str, Any]:
@@ -111,3 +112,50 @@ def test_given_no_provisioning_was_asked_when_the_provision_task_runs_then_it_re
     run = _settle(world, {"dataset": "incoming/t.jsonl"})
     with pytest.raises(InvalidRunInput):
         provision_throughput.handler({"run": run, "job": {"outputModelArn": "x"}}, world.context)
+
+
+def test_given_valid_raw_data_when_the_dataset_is_prepared_then_the_converted_file_and_report_are_written(
+    world: World,
+) -> None:
+    from handlers import prepare_dataset
+
+    world.upload("incoming/tickets.jsonl", records(120))
+    run = _settle(world, {"dataset": "incoming/tickets.jsonl", "systemPrompt": "You are a support agent."})
+    result = prepare_dataset.handler({"run": run}, world.context)
+    assert result["recordsRead"] == 120 and result["recordsWritten"] == 120 and result["recordsDropped"] == 0
+    dataset = world.s3.get_object(Bucket=BUCKET, Key=f"datasets/{run['runId']}/train.jsonl")["Body"].read()
+    first = json.loads(dataset.splitlines()[0])
+    assert first["schemaVersion"] == "bedrock-conversation-2024"
+    assert first["system"] == [{"text": "You are a support agent."}]
+    assert first["messages"][0] == {"role": "user", "content": [{"text": "Question 0: how do I reset my password?"}]}
+    assert world.keys(f"reports/{run['runId']}/") == [f"reports/{run['runId']}/validation-report.json"]
+
+
+def test_given_a_bad_line_when_the_dataset_is_prepared_then_the_run_fails_with_the_line_and_writes_no_dataset(
+    world: World,
+) -> None:
+    from handlers import prepare_dataset
+
+    lines = records(120)
+    lines[56] = {"prompt": "", "completion": "x"}  # line 57
+    world.upload("incoming/tickets.jsonl", lines)
+    run = _settle(world, {"dataset": "incoming/tickets.jsonl"})
+    with pytest.raises(DatasetInvalid, match="line 57") as caught:
+        prepare_dataset.handler({"run": run}, world.context)
+    assert "validation-report.json" in str(caught.value)
+    assert world.keys("datasets/") == []
+    assert world.s3.list_multipart_uploads(Bucket=BUCKET).get("Uploads", []) == []
+    report = json.loads(
+        world.s3.get_object(Bucket=BUCKET, Key=f"reports/{run['runId']}/validation-report.json")["Body"].read()
+    )
+    assert report["ok"] is False
+    assert report["errors"][0]["line"] == 57
+    assert report["errors"][0]["field"].startswith("$.prompt") or "prompt" in report["errors"][0]["message"]
+
+
+def test_given_a_missing_file_when_the_dataset_is_prepared_then_dataset_invalid_names_it(world: World) -> None:
+    from handlers import prepare_dataset
+
+    run = _settle(world, {"dataset": "incoming/nothing-here.jsonl"})
+    with pytest.raises(DatasetInvalid, match="nothing-here"):
+        prepare_dataset.handler({"run": run}, world.context)

@@ -71,3 +71,15 @@ def records(count: int) -> list[dict[str, str]]:
     return [
         {"prompt": f"Question {n}: how do I reset my password?", "completion": f"Answer {n}."} for n in range(count)
     ]
+
+
+@dataclass
+class RecordingTopic:
+    """A fake SNS client that keeps what was published (a fake, not a mock: it has behaviour to assert on)."""
+
+    published: list[dict[str, str]] = field(default_factory=list)
+
+    def publish(self, **params: str) -> dict[str, str]:
+        assert len(params.get("Subject", "")) <= 100, "SNS refuses subjects over 100 characters"
+        self.published.append(params)
+        return {"MessageId": str(len(self.published))}

@@ -1,0 +1,75 @@
+"""What happens when a run fails, times out or is aborted.
+
+An EventBridge rule on the state machine's "Execution Status Change" events calls this, so every way a run
+can end badly is covered (a Fail state, an uncaught error, the execution timeout, a person pressing Stop)
+without a Catch on every state. It finds the state that failed, writes the run's summary, tells the
+notification topic, and deletes provisioned throughput the run created without a commitment (the cost guard:
+a failed run must not leave something billing by the hour).
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from distill import aws, bedrock, naming, summary
+from distill.locations import RunLocations
+from distill.settings import PipelineSettings
+
+RUN_ID_TAG = "distill:run-id"
+
+
+def failed_state(execution_arn: str) -> tuple[str, str, str]:
+    """(state name, error, cause) of the failure, read from the execution history, newest first."""
+    sfn = aws.client("stepfunctions")
+    history = sfn.get_execution_history(executionArn=execution_arn, reverseOrder=True, maxResults=100)["events"]
+    error = cause = ""
+    for event in history:
+        details = next(
+            (v for k, v in event.items() if k.endswith("FailedEventDetails") or k.endswith("TimedOutEventDetails")),
+            None,
+        )
+        if details and not error:
+            error, cause = details.get("error", ""), details.get("cause", "")
+        entered = event.get("stateEnteredEventDetails")
+        if entered:
+            return entered["name"], error, cause
+    return "", error, cause
+
+
+def console_url(execution_arn: str) -> str:
+    region = execution_arn.split(":")[3]
+    return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
+
+
+def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    detail = event["detail"]
+    arn, name = detail["executionArn"], detail["name"]
+    state, error, cause = failed_state(arn)
+    error, cause = detail.get("error") or error, detail.get("cause") or cause
+    places = RunLocations(settings.bucket_name, settings.layout, naming.run_id(name, arn))
+    guarded = _stop_throughput_of(naming.run_id(name, arn))
+    report = summary.failure_summary(detail, state, error, cause, places.reports.uri)
+    report["throughputDeleted"] = guarded
+    aws.client("s3").put_object(
+        Bucket=places.bucket,
+        Key=places.summary.key,
+        Body=json.dumps(report, indent=2).encode(),
+        ContentType="application/json",
+    )
+    if settings.notification_topic_arn:
+        subject, body = summary.failure_message(report, console_url(arn))
+        if guarded:
+            body += "\n\nDeleted provisioned throughput this run had created (no commitment): " + ", ".join(guarded)
+        aws.client("sns").publish(TopicArn=settings.notification_topic_arn, Subject=subject, Message=body)
+    return report
+
+
+def _stop_throughput_of(run_id: str) -> list[str]:
+    """Delete this run's no-commitment provisioned throughput; a commitment cannot be deleted early anyway."""
+    deleted = []
+    for pt in bedrock.pipeline_throughputs(RUN_ID_TAG, run_id):
+        if not pt.commitment:
+            bedrock.delete_provisioned_throughput(pt.arn)
+            deleted.append(pt.arn)
+    return deleted

@@ -1,0 +1,99 @@
+"""The run summary written to S3 at the end of every run, and the notifications that link to it."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from distill.locations import S3Location
+
+CLEANUP_HINT = (
+    "Provisioned throughput is billed every hour until it is deleted. Stop it with `distill cleanup` or "
+    "`aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn}`."
+)
+
+
+def summary_uri(reports_uri: str) -> str:
+    return S3Location.parse(reports_uri).child("summary.json").uri
+
+
+def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
+    """What a finished run did, from the execution state ($.run, $.dataset, $.job, $.throughput, $.smokeTest)."""
+    run, job = state["run"], state["job"]
+    throughput = state.get("throughput") or {}
+    return {
+        "status": "SUCCEEDED",
+        "finishedAt": (now or datetime.now(UTC)).isoformat(),
+        "execution": {"name": run["executionName"], "arn": run["executionArn"]},
+        "input": {
+            "dataset": run["source"],
+            "teacherModelId": run["teacherModelId"],
+            "studentModelId": run["studentModelId"],
+            "maxResponseLength": run["maxResponseLength"],
+            "onInvalidRecords": run["onInvalidRecords"],
+        },
+        "dataset": state.get("dataset", {}),
+        "job": {
+            "jobArn": job["jobArn"],
+            "jobName": run["jobName"],
+            "status": job.get("status"),
+            "statusDetails": job.get("statusDetails", {}),
+            "checks": job.get("checks"),
+            # Bedrock writes step-wise training metrics and the teacher's synthetic data here.
+            "outputUri": job.get("outputUri", run["outputUri"]),
+        },
+        "customModelArn": job.get("outputModelArn"),
+        "provisionedModelArn": throughput.get("provisionedModelArn"),
+        "provisionedThroughput": {k: throughput.get(k) for k in ("status", "modelUnits", "commitment")}
+        if throughput.get("provisionedModelArn")
+        else None,
+        "smokeTest": state.get("smokeTest"),
+        "reportsUri": run["reportsUri"],
+    }
+
+
+def success_message(summary: dict[str, Any]) -> tuple[str, str]:
+    lines = [
+        f"Distillation run {summary['execution']['name']} succeeded.",
+        "",
+        f"Custom model:        {summary['customModelArn']}",
+        f"Provisioned model:   {summary['provisionedModelArn'] or 'none (not requested)'}",
+        f"Records converted:   {summary['dataset'].get('recordsWritten', '?')} "
+        f"(dropped {summary['dataset'].get('recordsDropped', 0)})",
+        f"Job output/metrics:  {summary['job']['outputUri']}",
+        f"Run summary:         {summary_uri(summary['reportsUri'])}",
+    ]
+    if summary["provisionedModelArn"]:
+        lines += ["", CLEANUP_HINT.format(arn=summary["provisionedModelArn"])]
+    smoke = summary.get("smokeTest") or {}
+    if smoke.get("answer"):
+        lines += ["", f"Smoke test prompt: {smoke['prompt'][:200]}", f"Answer: {smoke['answer'][:500]}"]
+    return f"Distillation succeeded: {summary['execution']['name']}"[:100], "\n".join(lines)
+
+
+def failure_summary(
+    execution: dict[str, Any], failed_state: str, error: str, cause: str, reports_uri: str
+) -> dict[str, Any]:
+    return {
+        "status": execution.get("status", "FAILED"),
+        "execution": {"name": execution.get("name"), "arn": execution.get("executionArn")},
+        "failedState": failed_state,
+        "error": error,
+        "cause": cause,
+        "reportsUri": reports_uri,
+    }
+
+
+def failure_message(summary: dict[str, Any], console_url: str) -> tuple[str, str]:
+    lines = [
+        f"Distillation run {summary['execution']['name']} ended {summary['status']}.",
+        "",
+        f"Failed state:  {summary['failedState'] or 'unknown'}",
+        f"Error:         {summary['error'] or 'unknown'}",
+        f"Cause:         {summary['cause'] or 'not given'}",
+        f"Run summary:   {summary_uri(summary['reportsUri'])}",
+        f"Execution:     {console_url}",
+        "",
+        "Provisioned throughput this pipeline created, and what it costs, is listed by `distill cleanup`.",
+    ]
+    return f"Distillation {summary['status'].lower()}: {summary['execution']['name']}"[:100], "\n".join(lines)

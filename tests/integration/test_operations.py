@@ -1,0 +1,279 @@
+"""Unattended operation: the file-drop trigger, the run summary, failure notices and the cost guard."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Any
+
+import boto3
+import pytest
+from botocore.stub import Stubber
+
+from distill import aws, naming
+from distill.errors import InvalidRunInput
+from distill.settings import SETTINGS_ENV, load_settings
+from distill_cli.simulated_bedrock import SimulatedBedrockRuntime
+from handlers import (
+    check_job,
+    check_run_settings,
+    check_throughput,
+    finish_run,
+    notify_failure,
+    provision_throughput,
+    start_from_drop,
+    start_job,
+    try_model,
+)
+from tests.support.aws_world import BUCKET, EXECUTION_ARN, RecordingTopic, World, records
+
+TOPIC = "arn:aws:sns:us-east-1:123456789012:distill-notifications"
+
+
+@pytest.fixture
+def ops(world: World, monkeypatch: pytest.MonkeyPatch) -> World:
+    """The world plus a notification topic and a (moto) state machine to start."""
+    settings = world.settings.__class__(**{**_fields(world.settings), "notification_topic_arn": TOPIC})
+    monkeypatch.setenv(SETTINGS_ENV, settings.to_json())
+    load_settings.cache_clear()
+    sfn = boto3.client("stepfunctions", region_name="us-east-1")
+    machine = sfn.create_state_machine(
+        name="DistillPipeline",
+        definition=json.dumps({"StartAt": "Wait", "States": {"Wait": {"Type": "Wait", "Seconds": 3600, "End": True}}}),
+        roleArn="arn:aws:iam::123456789012:role/StatesRole",
+    )
+    monkeypatch.setenv("STATE_MACHINE_ARN", machine["stateMachineArn"])
+    topic = RecordingTopic()
+    clients = {
+        "s3": world.s3,
+        "bedrock": world.bedrock,
+        "bedrock-runtime": SimulatedBedrockRuntime(world.bedrock),
+        "sns": topic,
+        "stepfunctions": sfn,
+    }
+    aws.use_factory(clients.__getitem__)
+    world.topic, world.sfn, world.machine = topic, sfn, machine["stateMachineArn"]  # type: ignore[attr-defined]
+    return world
+
+
+def _fields(settings: Any) -> dict[str, Any]:
+    return {name: getattr(settings, name) for name in settings.__struct_fields__}
+
+
+def _drop_event(key: str, etag: str = "0cc175b9c0f1b6a831c399e269772661") -> dict[str, Any]:
+    return {
+        "source": "aws.s3",
+        "detail-type": "Object Created",
+        "detail": {"bucket": {"name": BUCKET}, "object": {"key": key, "etag": etag, "size": 10}},
+    }
+
+
+def _executions(ops: World) -> list[dict[str, Any]]:
+    return ops.sfn.list_executions(stateMachineArn=ops.machine)["executions"]  # type: ignore[attr-defined]
+
+
+def test_given_a_dropped_file_when_the_event_arrives_twice_then_one_execution_runs(ops: World) -> None:
+    ops.upload("incoming/tickets.jsonl", records(120))
+    first = start_from_drop.handler(_drop_event("incoming/tickets.jsonl"), ops.context)
+    second = start_from_drop.handler(_drop_event("incoming/tickets.jsonl"), ops.context)
+    assert first["started"] is True
+    assert second["name"] == first["name"]
+    executions = _executions(ops)
+    assert len(executions) == 1
+    started = ops.sfn.describe_execution(executionArn=executions[0]["executionArn"])  # type: ignore[attr-defined]
+    assert json.loads(started["input"]) == {"dataset": f"s3://{BUCKET}/incoming/tickets.jsonl"}
+
+
+def test_given_a_new_version_of_the_file_when_dropped_then_a_second_run_starts(ops: World) -> None:
+    start_from_drop.handler(_drop_event("incoming/tickets.jsonl", "etag-1"), ops.context)
+    start_from_drop.handler(_drop_event("incoming/tickets.jsonl", "etag-2"), ops.context)
+    assert len(_executions(ops)) == 2
+
+
+def test_given_a_sidecar_when_a_file_is_dropped_then_its_settings_join_the_input(ops: World) -> None:
+    sidecar = {"provisionedThroughput": {"modelUnits": 1}, "systemPrompt": "Be brief."}
+    ops.s3.put_object(Bucket=BUCKET, Key="incoming/tickets.jsonl.settings.json", Body=json.dumps(sidecar))
+    start_from_drop.handler(_drop_event("incoming/tickets.jsonl"), ops.context)
+    started = ops.sfn.describe_execution(executionArn=_executions(ops)[0]["executionArn"])  # type: ignore[attr-defined]
+    assert json.loads(started["input"]) == {"dataset": f"s3://{BUCKET}/incoming/tickets.jsonl", **sidecar}
+
+
+@pytest.mark.parametrize("body", [b'{"dataset": "s3://elsewhere/x.jsonl"}', b"{not json", b'["a list"]'])
+def test_given_a_bad_sidecar_when_a_file_is_dropped_then_no_run_starts_and_the_error_names_the_sidecar(
+    ops: World, body: bytes
+) -> None:
+    ops.s3.put_object(Bucket=BUCKET, Key="incoming/t.jsonl.settings.json", Body=body)
+    with pytest.raises(InvalidRunInput, match=r"incoming/t\.jsonl\.settings\.json"):
+        start_from_drop.handler(_drop_event("incoming/t.jsonl"), ops.context)
+    assert _executions(ops) == []
+
+
+@pytest.mark.parametrize("key", ["incoming/notes.txt", "datasets/x.jsonl", "incoming/t.jsonl.settings.json"])
+def test_given_an_object_that_is_not_a_dataset_when_created_then_no_run_starts(ops: World, key: str) -> None:
+    assert start_from_drop.handler(_drop_event(key), ops.context)["started"] is False
+    assert _executions(ops) == []
+
+
+def _successful_state(ops: World, provision: bool) -> dict[str, Any]:
+    """Walk the real handlers through a run, as the state machine would, and return its final state."""
+    from handlers import prepare_dataset
+
+    ops.upload("incoming/tickets.jsonl", records(120))
+    raw = {"dataset": "incoming/tickets.jsonl", **({"provisionedThroughput": {}} if provision else {})}
+    state: dict[str, Any] = check_run_settings.handler(
+        {"input": raw, "execution": {"arn": EXECUTION_ARN, "name": "run-1"}}, ops.context
+    )
+    state["dataset"] = prepare_dataset.handler(state, ops.context)
+    state["job"] = start_job.handler(state, ops.context)
+    while state["job"]["status"] == "InProgress":
+        state["job"] = check_job.handler(state, ops.context)
+    if provision:
+        state["throughput"] = provision_throughput.handler(state, ops.context)
+        while state["throughput"]["status"] == "Creating":
+            state["throughput"] = check_throughput.handler(state, ops.context)
+        state["smokeTest"] = try_model.handler(state, ops.context)
+    else:
+        state["throughput"] = {"provisionedModelArn": None}
+    return state
+
+
+def test_given_a_finished_run_when_summarized_then_the_summary_lands_in_s3_and_the_notice_carries_the_arns(
+    ops: World,
+) -> None:
+    state = _successful_state(ops, provision=True)
+    output = finish_run.handler(state, ops.context)
+    summary = json.loads(
+        ops.s3.get_object(Bucket=BUCKET, Key=f"reports/{state['run']['runId']}/summary.json")["Body"].read()
+    )
+    assert summary["status"] == "SUCCEEDED"
+    assert summary["customModelArn"] == state["job"]["outputModelArn"] == output["customModelArn"]
+    assert summary["provisionedModelArn"] == state["throughput"]["provisionedModelArn"] == output["provisionedModelArn"]
+    assert summary["dataset"]["recordsWritten"] == 120
+    assert summary["job"]["statusDetails"]["trainingDetails"]["status"] == "Completed"
+    assert summary["smokeTest"]["answer"].startswith("(distilled model)")
+    assert summary["smokeTest"]["prompt"] == "Question 0: how do I reset my password?"
+    [notice] = ops.topic.published  # type: ignore[attr-defined]
+    assert notice["TopicArn"] == TOPIC
+    assert state["job"]["outputModelArn"] in notice["Message"]
+    assert state["throughput"]["provisionedModelArn"] in notice["Message"]
+    assert "delete-provisioned-model-throughput" in notice["Message"]
+    assert f"s3://{BUCKET}/reports/{state['run']['runId']}/summary.json" in notice["Message"]
+
+
+def test_given_a_run_without_throughput_when_summarized_then_the_notice_says_none_was_requested(ops: World) -> None:
+    state = _successful_state(ops, provision=False)
+    assert finish_run.handler(state, ops.context)["provisionedModelArn"] is None
+    [notice] = ops.topic.published  # type: ignore[attr-defined]
+    assert "none (not requested)" in notice["Message"]
+    assert "billed every hour" not in notice["Message"]
+
+
+def _history_client(failed_state: str, error: str, cause: str) -> Any:
+    """A real Step Functions client whose GetExecutionHistory answer is checked against the API model."""
+    client = boto3.client("stepfunctions", region_name="us-east-1")
+    stub = Stubber(client)
+    now = datetime.now(UTC)
+    events = [
+        {
+            "timestamp": now,
+            "type": "ExecutionFailed",
+            "id": 9,
+            "previousEventId": 8,
+            "executionFailedEventDetails": {"error": error, "cause": cause},
+        },
+        {
+            "timestamp": now,
+            "type": "TaskStateExited",
+            "id": 8,
+            "previousEventId": 7,
+            "stateExitedEventDetails": {"name": failed_state},
+        },
+        {
+            "timestamp": now,
+            "type": "LambdaFunctionFailed",
+            "id": 7,
+            "previousEventId": 6,
+            "lambdaFunctionFailedEventDetails": {"error": error, "cause": cause},
+        },
+        {
+            "timestamp": now,
+            "type": "TaskStateEntered",
+            "id": 5,
+            "previousEventId": 4,
+            "stateEnteredEventDetails": {"name": failed_state},
+        },
+        {
+            "timestamp": now,
+            "type": "TaskStateEntered",
+            "id": 2,
+            "previousEventId": 1,
+            "stateEnteredEventDetails": {"name": "Check run settings"},
+        },
+    ]
+    stub.add_response("get_execution_history", {"events": events})
+    stub.activate()
+    return client
+
+
+def test_given_a_failed_execution_when_notified_then_state_error_and_cause_are_told_and_throughput_is_deleted(
+    ops: World,
+) -> None:
+    state = _successful_state(ops, provision=True)  # a run that created provisioned throughput ...
+    arn = state["throughput"]["provisionedModelArn"]
+    cause = "Provisioned throughput check timed out"
+    clients = {
+        "s3": ops.s3,
+        "bedrock": ops.bedrock,
+        "sns": ops.topic,
+        "stepfunctions": _history_client("Check provisioned throughput", "States.Timeout", cause),
+    }  # type: ignore[attr-defined]
+    aws.use_factory(clients.__getitem__)
+    event = {
+        "detail": {"executionArn": EXECUTION_ARN, "name": "run-1", "status": "TIMED_OUT", "error": None, "cause": None}
+    }
+    report = notify_failure.handler(event, ops.context)  # ... then timed out: the cost guard must delete it
+    assert report["failedState"] == "Check provisioned throughput"
+    assert report["error"] == "States.Timeout" and report["cause"] == cause
+    assert report["throughputDeleted"] == [arn]
+    assert ops.bedrock.throughputs[arn].deleted
+    [notice] = ops.topic.published  # type: ignore[attr-defined]
+    assert "Check provisioned throughput" in notice["Message"] and cause in notice["Message"]
+    assert notice["Subject"].startswith("Distillation timed_out")
+    run_id = naming.run_id("run-1", EXECUTION_ARN)
+    summary = json.loads(ops.s3.get_object(Bucket=BUCKET, Key=f"reports/{run_id}/summary.json")["Body"].read())
+    assert summary["status"] == "TIMED_OUT" and summary["throughputDeleted"] == [arn]
+
+
+def test_given_a_throughput_with_a_commitment_when_its_run_fails_then_it_is_not_deleted(ops: World) -> None:
+    ops.upload("incoming/tickets.jsonl", records(120))
+    ops.bedrock.job_checks = 1
+    state: dict[str, Any] = check_run_settings.handler(
+        {
+            "input": {"dataset": "incoming/tickets.jsonl", "provisionedThroughput": {"commitment": "OneMonth"}},
+            "execution": {"arn": EXECUTION_ARN, "name": "run-1"},
+        },
+        ops.context,
+    )
+    state["job"] = check_job.handler({**state, "job": start_job.handler(state, ops.context)}, ops.context)
+    arn = provision_throughput.handler(state, ops.context)["provisionedModelArn"]
+    clients = {
+        "s3": ops.s3,
+        "bedrock": ops.bedrock,
+        "sns": ops.topic,
+        "stepfunctions": _history_client("Wait for the throughput", "States.Runtime", "x"),
+    }  # type: ignore[attr-defined]
+    aws.use_factory(clients.__getitem__)
+    report = notify_failure.handler(
+        {
+            "detail": {
+                "executionArn": EXECUTION_ARN,
+                "name": "run-1",
+                "status": "FAILED",
+                "error": "States.Runtime",
+                "cause": "x",
+            }
+        },
+        ops.context,
+    )
+    assert report["throughputDeleted"] == []
+    assert not ops.bedrock.throughputs[arn].deleted
