@@ -1,0 +1,162 @@
+"""``distill local-run FILE``: the whole pipeline offline, on one dataset file.
+
+The app is synthesized; its state machine definition runs in moto's Step Functions interpreter; every task
+calls the real handler in this process; S3 is moto's and Bedrock is the simulator. Waits are scaled down
+(seconds, not minutes) but real. The last line is ``SUCCEEDED`` (exit 0) or ``FAILED: <cause>`` (exit 1).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("file", type=Path, help="the raw JSONL dataset (uploaded to the drop zone, incoming/)")
+    parser.add_argument(
+        "--job-outcome",
+        choices=("completed", "failed", "stopped"),
+        default="completed",
+        help="how the simulated distillation job ends (default: completed)",
+    )
+    parser.add_argument(
+        "--provision", action="store_true", help="put the distilled model behind (simulated) provisioned throughput"
+    )
+    parser.add_argument(
+        "--throughput-fails", action="store_true", help="the simulated provisioned throughput ends Failed"
+    )
+    parser.add_argument(
+        "--input",
+        metavar="JSON",
+        help='more execution input, merged over {"dataset": ...}, e.g. \'{"onInvalidRecords": "drop"}\'',
+    )
+    parser.add_argument("--name", help="the execution name (default: local-<file>-<time>)")
+    parser.add_argument(
+        "--job-checks", type=int, default=3, metavar="N", help="status checks before the simulated job ends"
+    )
+    parser.add_argument("--quiet", action="store_true", help="no live trace; only the summary and the verdict")
+
+
+def _execution_input(args: argparse.Namespace, dataset_key: str) -> dict[str, Any]:
+    run_input: dict[str, Any] = {"dataset": dataset_key}
+    if args.provision:
+        run_input["provisionedThroughput"] = {"modelUnits": 1}
+    if args.extra_input:
+        run_input.update(args.extra_input)
+    return run_input
+
+
+def _parse_input(text: str | None) -> dict[str, Any] | str:
+    """The --input object, or an error message."""
+    if text is None:
+        return {}
+    try:
+        value = json.loads(text)
+    except ValueError as error:
+        return f"--input is not valid JSON: {error}"
+    if not isinstance(value, dict):
+        return f"--input must be a JSON object, got {type(value).__name__}"
+    return value
+
+
+def run(args: argparse.Namespace) -> int:
+    out = sys.stdout  # the trace goes here even while a handler's output is being captured
+    parsed = _parse_input(args.input)
+    if isinstance(parsed, str):
+        print(f"distill local-run: {parsed}", file=sys.stderr)
+        return 2
+    args.extra_input = parsed
+    if not args.file.is_file():
+        print(f"distill local-run: no such file: {args.file}", file=sys.stderr)
+        return 2
+    if args.job_checks < 1:
+        print("distill local-run: --job-checks must be at least 1", file=sys.stderr)
+        return 2
+
+    def say(line: str = "") -> None:
+        out.write(line + "\n")
+        out.flush()
+
+    begun = time.monotonic()
+    say("Synthesizing the app (waits scaled down, bundling skipped) ...")
+    from distill_cli.offline.harness import OfflinePipeline, default_execution_name, failure_message, synthesize
+
+    synth = synthesize()
+    say(f"  {synth.data_stack} + {synth.pipeline_stack} in {synth.seconds:.1f}s")
+    with OfflinePipeline(
+        synthesized=synth,
+        job_outcome=args.job_outcome,
+        job_checks=args.job_checks,
+        throughput_fails=args.throughput_fails,
+    ) as pipeline:
+        key = pipeline.upload(args.file)
+        run_input = _execution_input(args, key)
+        name = args.name or default_execution_name(args.file)
+        say(f"Simulated AWS: bucket {pipeline.bucket}, {len(pipeline.functions)} functions, state machine")
+        say(f"  {pipeline.state_machine_arn}")
+        say(f"Uploaded {args.file} -> s3://{pipeline.bucket}/{key}")
+        say(f"Starting execution {name} (simulated job ends {args.job_outcome})")
+        say("")
+        result = pipeline.run(run_input, name=name, on_trace=None if args.quiet else say)
+        say("")
+        _summary(say, pipeline, result)
+        if not result.succeeded:
+            _show_failed_handlers(say, pipeline)
+        say(f"(offline run: {result.seconds:.1f}s for the execution, {time.monotonic() - begun:.1f}s in all)")
+        if result.succeeded:
+            say("SUCCEEDED")
+            return 0
+        if result.status != "FAILED":
+            say(f"FAILED: execution {result.status}: {result.message}")
+        else:
+            say(f"FAILED: {failure_message(result.error, result.cause)}")
+        return 1
+
+
+def _summary(say: Any, pipeline: Any, result: Any) -> None:
+    output = result.output if isinstance(result.output, dict) else {}
+    jobs = list(pipeline.bedrock.jobs.values())
+    throughputs = list(pipeline.bedrock.throughputs.values())
+    job_arn = output.get("jobArn") or (jobs[-1].arn if jobs else "")
+    say("Summary")
+    say(f"  execution          {result.execution_arn}")
+    say(f"  status             {result.status}")
+    say(f"  job                {job_arn or '(none created)'}")
+    say(f"  custom model       {output.get('customModelArn') or '(none)'}")
+    provisioned = output.get("provisionedModelArn") or (throughputs[-1].arn if throughputs else "")
+    say(f"  provisioned model  {provisioned or '(none requested)' if result.succeeded else provisioned or '(none)'}")
+    if output.get("reportsUri"):
+        say(f"  reports            {output['reportsUri']}")
+    layout = pipeline.settings.get("layout", {})
+    prefixes = [layout.get(k, d) for k, d in
+                (("datasetsPrefix", "datasets/"), ("jobsPrefix", "jobs/"), ("reportsPrefix", "reports/"))]  # fmt: skip
+    written = [key for prefix in prefixes for key in pipeline.keys(prefix)]
+    say(f"  written to s3://{pipeline.bucket}/" + ("" if written else "  (nothing)"))
+    for key in written:
+        say(f"    {key}")
+
+
+def _pipeline_errors() -> set[str]:
+    from distill.errors import PipelineError
+
+    names, todo = set(), [PipelineError]
+    while todo:
+        cls = todo.pop()
+        names.add(cls.__name__)
+        todo.extend(cls.__subclasses__())
+    return names
+
+
+def _show_failed_handlers(say: Any, pipeline: Any) -> None:
+    """An unexpected exception (a bug, not a pipeline error) comes with the handler's output and traceback."""
+    expected = _pipeline_errors()
+    failed = [i for i in pipeline.invocations if i.error_type and i.error_type not in expected]
+    for invocation in failed[-1:]:
+        say(f"Handler {invocation.handler} raised {invocation.error_type} (request {invocation.request_id}):")
+        text = (invocation.output or "") + (invocation.traceback or "")
+        for line in text.rstrip().splitlines()[-15:]:
+            say(f"  | {line}")

@@ -1,0 +1,202 @@
+"""Turn Step Functions history events into a readable trace, one event at a time.
+
+Each state is shown as it is entered (``>``) and left (``<``), with the time since the execution started and
+the facts worth seeing from the handler's result: records converted, the job ARN, the job's status and the
+phases of its ``statusDetails``, the throughput's status. Failed attempts (``!``) and retries (``~``) show too.
+The trace reads only the history and the state machine definition, so it works for any execution.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from datetime import datetime
+from typing import Any
+
+_PHASE_LABELS = {
+    "validationDetails": "validation",
+    "dataProcessingDetails": "data processing",
+    "trainingDetails": "training",
+}
+_TERMINAL_EVENTS = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
+
+
+def _json(text: Any) -> Any:
+    if not isinstance(text, str):
+        return text
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def path_value(document: Any, path: str) -> Any:
+    """The value at a simple JSONPath (``$.a.b``) in ``document``, or None."""
+    if path == "$":
+        return document
+    current = document
+    for part in path.removeprefix("$.").split("."):
+        if not isinstance(current, Mapping) or part not in current:
+            return None
+        current = current[part]
+    return current
+
+
+def _details(event: Mapping[str, Any]) -> Mapping[str, Any]:
+    for key, value in event.items():
+        if key.endswith("EventDetails") and isinstance(value, Mapping):
+            return value
+    return {}
+
+
+def phases(status_details: Mapping[str, Any] | None) -> str:
+    """'validation Completed, data processing InProgress, training NotStarted'."""
+    parts = []
+    for key, label in _PHASE_LABELS.items():
+        phase = (status_details or {}).get(key)
+        if isinstance(phase, Mapping) and phase.get("status"):
+            parts.append(f"{label} {phase['status']}")
+    return ", ".join(parts)
+
+
+def facts(result: Any) -> str:
+    """What a handler's result says, in a few words (empty when it is nothing we know)."""
+    if not isinstance(result, Mapping):
+        return ""
+    if isinstance(result.get("run"), Mapping):
+        run = result["run"]
+        provision = "with provisioned throughput" if run.get("provision") else "no provisioned throughput"
+        return (
+            f"run {run.get('runId')}: {run.get('teacherModelId')} -> {run.get('studentModelId')}, "
+            f"job {run.get('jobName')}, {provision}"
+        )
+    if "recordsWritten" in result:
+        return (
+            f"{result['recordsWritten']} records converted ({result.get('recordsRead')} read, "
+            f"{result.get('recordsDropped', 0)} dropped, {result.get('bytesOut', 0):,} bytes) -> {result.get('datasetUri')}"
+        )
+    if "provisionedModelArn" in result:
+        text = f"throughput {result.get('status')}"
+        if not result.get("checks"):
+            commitment = result.get("commitment") or "no commitment"
+            return f"{text}: {result['provisionedModelArn']} ({result.get('modelUnits')} model unit(s), {commitment})"
+        if result.get("failureMessage"):
+            return f"{text}: {result['failureMessage']}"
+        if result.get("status") in ("Creating", "Updating"):
+            text += f"; next check in {result.get('waitSeconds')}s"
+        return text
+    if "jobArn" in result:
+        if not result.get("checks"):
+            return f"job {result['jobArn']} started; first check in {result.get('waitSeconds')}s"
+        text = f"job {result.get('status')} (check {result.get('checks')}"
+        detail = phases(result.get("statusDetails"))
+        text += f": {detail})" if detail else ")"
+        if result.get("failureMessage"):
+            text += f": {result['failureMessage']}"
+        elif result.get("outputModelArn"):
+            text += f" -> custom model {result['outputModelArn']}"
+        elif result.get("status") in ("InProgress", "Stopping"):
+            text += f"; next check in {result.get('waitSeconds')}s"
+        return text
+    return ""
+
+
+def error_text(error: str, cause: str) -> str:
+    payload = _json(cause)
+    if isinstance(payload, Mapping) and "errorMessage" in payload:
+        return f"{payload.get('errorType') or error}: {payload['errorMessage']}"
+    return f"{error}: {cause}" if cause else error
+
+
+class Trace:
+    """Feed it history events in order; it returns the lines each one adds."""
+
+    def __init__(self, definition: Mapping[str, Any], started_at: float | None = None) -> None:
+        self.states: Mapping[str, Any] = definition.get("States", {})
+        self.start: datetime | None = None
+        self.state: str = ""  # the state we are in
+        self.attempts = 0
+        self.result: Any = None
+        self.pending_choice: tuple[float, str] | None = None
+
+    def _elapsed(self, event: Mapping[str, Any]) -> float:
+        stamp = event.get("timestamp")
+        if not isinstance(stamp, datetime):
+            return 0.0
+        if self.start is None:
+            self.start = stamp
+        return (stamp - self.start).total_seconds()
+
+    @staticmethod
+    def _line(elapsed: float, marker: str, text: str) -> str:
+        return f"{elapsed:7.2f}s {marker} {text}"
+
+    def feed(self, event: Mapping[str, Any]) -> list[str]:
+        kind = str(event.get("type", ""))
+        details = _details(event)
+        at = self._elapsed(event)
+        lines: list[str] = []
+        if kind.endswith("StateEntered"):
+            name = str(details.get("name", ""))
+            if self.pending_choice:
+                when, choice = self.pending_choice
+                lines.append(self._line(when, "<", f"{choice} -> {name}"))
+                self.pending_choice = None
+            self.state, self.attempts, self.result = name, 0, None
+            lines.append(self._line(at, ">", name + self._entering(name, _json(details.get("input")))))
+        elif kind.endswith("StateExited"):
+            name = str(details.get("name", ""))
+            if kind == "ChoiceStateExited":
+                self.pending_choice = (at, name)  # shown with the branch taken, when the next state starts
+            else:
+                said = facts(self.result) if kind == "TaskStateExited" else ""
+                lines.append(self._line(at, "<", f"{name}  {said}" if said else name))
+        elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
+            self.attempts += 1
+            if self.attempts > 1:
+                lines.append(self._line(at, "~", f"retry {self.attempts - 1}: {self.state} again"))
+        elif kind in ("LambdaFunctionSucceeded", "TaskSucceeded"):
+            result = _json(details.get("output"))
+            # lambda:invoke without payloadResponseOnly wraps the result in Payload.
+            if isinstance(result, Mapping) and "Payload" in result and "StatusCode" in result:
+                result = result["Payload"]
+            self.result = result
+        elif kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "TaskTimedOut",
+                      "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed", "TaskSubmitFailed"):  # fmt: skip
+            what = error_text(str(details.get("error", kind)), str(details.get("cause", "")))
+            lines.append(self._line(at, "!", f"{self.state}: {_short(what)}"))
+        elif kind == "ExecutionStarted":
+            lines.append(self._line(at, "*", f"execution started, input {_compact(details.get('input'))}"))
+        elif kind in _TERMINAL_EVENTS:
+            if kind == "ExecutionSucceeded":
+                lines.append(self._line(at, "*", "execution succeeded"))
+            else:
+                what = error_text(str(details.get("error", "")), str(details.get("cause", "")))
+                verb = {"ExecutionFailed": "failed", "ExecutionTimedOut": "timed out"}.get(kind, "aborted")
+                lines.append(self._line(at, "*", f"execution {verb}: {_short(what)}"))
+        return lines
+
+    def _entering(self, name: str, state_input: Any) -> str:
+        state = self.states.get(name, {})
+        kind = state.get("Type")
+        if kind == "Wait":
+            seconds = state.get("Seconds")
+            if seconds is None and "SecondsPath" in state:
+                seconds = path_value(state_input, state["SecondsPath"])
+            if seconds is not None:
+                return f"  ({seconds}s)"
+            until = state.get("Timestamp") or path_value(state_input, state.get("TimestampPath", "$.none"))
+            return f"  (until {until})" if until else ""
+        if kind == "Fail":
+            return f"  ({state.get('Error', 'failed')})"
+        return ""
+
+
+def _compact(text: Any, limit: int = 160) -> str:
+    value = _json(text)
+    rendered = json.dumps(value, separators=(",", ":")) if not isinstance(value, str) else value
+    return _short(rendered, limit)
+
+
+def _short(text: str, limit: int = 300) -> str:
+    return text if len(text) <= limit else text[: limit - 3] + "..."
