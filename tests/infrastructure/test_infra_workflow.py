@@ -1,0 +1,195 @@
+"""The state machine definition: states by name, transitions, Choice branches, retries and timeouts."""
+
+from __future__ import annotations
+
+import itertools
+
+import pytest
+
+from distill.errors import NOT_RETRIED, RETRIED, error_name
+
+pytestmark = pytest.mark.xdist_group("infrastructure")
+
+TASKS = {
+    # state -> (function logical id prefix, Parameters, ResultPath (None: replaces the state), calls Bedrock)
+    "Check run settings": ("FunctionsCheckRunSettings",
+                           {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"}},
+                           None, False),
+    "Prepare dataset": ("FunctionsPrepareDataset", {"run.$": "$.run"}, "$.dataset", False),
+    "Start distillation job": ("FunctionsStartJob", {"run.$": "$.run"}, "$.job", True),
+    "Check distillation job": ("FunctionsCheckJob", {"run.$": "$.run", "job.$": "$.job"}, "$.job", True),
+    "Create provisioned throughput": ("FunctionsProvisionThroughput", {"run.$": "$.run", "job.$": "$.job"},
+                                      "$.throughput", True),
+    "Check provisioned throughput": ("FunctionsCheckThroughput", {"run.$": "$.run", "throughput.$": "$.throughput"},
+                                     "$.throughput", True),
+}  # fmt: skip
+LAMBDA_ERRORS = [
+    "Lambda.ServiceException",
+    "Lambda.AWSLambdaException",
+    "Lambda.SdkClientException",
+    "Lambda.TooManyRequestsException",
+]
+
+
+def _branches(choice: dict) -> dict[str, str]:
+    """status value (or 'true') -> next state, for the Choice shapes the workflow uses."""
+    out: dict[str, str] = {}
+    for rule in choice["Choices"]:
+        for condition in rule.get("Or", [rule]):
+            value = condition.get("StringEquals", condition.get("BooleanEquals"))
+            out[str(value).lower() if isinstance(value, bool) else value] = rule["Next"]
+    out["<otherwise>"] = choice["Default"]
+    return out
+
+
+def test_given_default_config_when_synthesized_then_the_states_are_the_documented_ones(synth):
+    states = synth.definition["States"]
+    assert synth.definition["StartAt"] == "Check run settings"
+    assert set(states) == {
+        *TASKS, "Wait for the job", "Is the job finished?", "Provision throughput?", "No throughput requested",
+        "Wait for the throughput", "Is the throughput ready?", "Summarize run", "Distillation finished",
+        "Distillation job failed", "Distillation job stopped", "Unexpected job status",
+        "Provisioned throughput failed", "Unexpected throughput status",
+    }  # fmt: skip
+    assert "QueryLanguage" not in synth.definition  # JSONPath, the default
+
+
+def test_given_default_config_when_synthesized_then_tasks_call_their_function_with_the_documented_state(synth):
+    states = synth.definition["States"]
+    for name, (function, parameters, result_path, _) in TASKS.items():
+        state = states[name]
+        assert state["Type"] == "Task"
+        # payload_response_only: the function ARN itself, so the Lambda result is the task result.
+        assert state["Resource"].startswith(f"<{function}") and state["Resource"].endswith(".Arn>"), name
+        assert state["Parameters"] == parameters, name
+        assert state.get("ResultPath") == result_path, name
+        assert "ResultSelector" not in state and "OutputPath" not in state, name
+
+
+def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order(synth):
+    states = synth.definition["States"]
+    order = ["Check run settings", "Prepare dataset", "Start distillation job", "Wait for the job",
+             "Check distillation job", "Is the job finished?"]  # fmt: skip
+    for here, there in itertools.pairwise(order):
+        assert states[here]["Next"] == there
+    assert states["Create provisioned throughput"]["Next"] == "Wait for the throughput"
+    assert states["Wait for the throughput"]["Next"] == "Check provisioned throughput"
+    assert states["Check provisioned throughput"]["Next"] == "Is the throughput ready?"
+    assert states["No throughput requested"]["Next"] == "Summarize run"
+    assert states["Summarize run"]["Next"] == "Distillation finished"
+    assert states["Distillation finished"]["Type"] == "Succeed"
+
+
+def test_given_default_config_when_synthesized_then_every_job_status_has_a_branch(synth):
+    states = synth.definition["States"]
+    assert _branches(states["Is the job finished?"]) == {
+        "InProgress": "Wait for the job",
+        "Stopping": "Wait for the job",
+        "Completed": "Provision throughput?",
+        "Failed": "Distillation job failed",
+        "Stopped": "Distillation job stopped",
+        "<otherwise>": "Unexpected job status",
+    }
+    assert states["Is the job finished?"]["Choices"][0]["Or"][0]["Variable"] == "$.job.status"
+    assert states["Distillation job failed"] == {
+        "Type": "Fail", "Error": "DistillationJobFailed", "CausePath": "$.job.failureMessage"}
+    assert states["Distillation job stopped"] == {
+        "Type": "Fail", "Error": "DistillationJobStopped", "CausePath": "$.job.failureMessage"}
+    assert states["Unexpected job status"] == {"Type": "Fail", "Error": "UnexpectedJobStatus"}  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_every_throughput_status_has_a_branch(synth):
+    states = synth.definition["States"]
+    assert _branches(states["Is the throughput ready?"]) == {
+        "Creating": "Wait for the throughput",
+        "Updating": "Wait for the throughput",
+        "InService": "Summarize run",
+        "Failed": "Provisioned throughput failed",
+        "<otherwise>": "Unexpected throughput status",
+    }
+    assert states["Provisioned throughput failed"] == {
+        "Type": "Fail", "Error": "ProvisioningFailed", "CausePath": "$.throughput.failureMessage"}
+    assert states["Unexpected throughput status"]["Type"] == "Fail"  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_throughput_is_provisioned_only_when_the_run_asks(synth):
+    states = synth.definition["States"]
+    choice = states["Provision throughput?"]
+    assert choice["Choices"] == [
+        {"Variable": "$.run.provision", "BooleanEquals": True, "Next": "Create provisioned throughput"}]
+    assert choice["Default"] == "No throughput requested"
+    skip = states["No throughput requested"]
+    assert skip["Type"] == "Pass" and skip["ResultPath"] == "$.throughput"
+    # A real JSON null (jsii would drop a None), so "Summarize run" finds the path.
+    assert skip["Parameters"] == {"provisionedModelArn.$": "States.StringToJson('null')"}  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_the_summary_names_what_the_run_made(synth):
+    summary = synth.definition["States"]["Summarize run"]
+    assert summary["Type"] == "Pass"
+    assert summary["Parameters"] == {
+        "jobArn.$": "$.job.jobArn",
+        "customModelArn.$": "$.job.outputModelArn",
+        "provisionedModelArn.$": "$.throughput.provisionedModelArn",
+        "runId.$": "$.run.runId",
+        "reportsUri.$": "$.run.reportsUri",
+    }
+
+
+def test_given_default_config_when_synthesized_then_waits_read_their_seconds_from_the_state(synth):
+    states = synth.definition["States"]
+    assert states["Wait for the job"] == {
+        "Type": "Wait", "SecondsPath": "$.job.waitSeconds", "Next": "Check distillation job"}
+    assert states["Wait for the throughput"] == {
+        "Type": "Wait", "SecondsPath": "$.throughput.waitSeconds", "Next": "Check provisioned throughput"}  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_every_task_retries_lambda_service_errors(synth):
+    for name in TASKS:
+        retries = synth.definition["States"][name]["Retry"]
+        assert retries[0] == {
+            "ErrorEquals": LAMBDA_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2,
+            "MaxDelaySeconds": 60, "JitterStrategy": "FULL"}, name  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_only_bedrock_tasks_retry_throttling_with_the_config(synth):
+    throttle = synth.config.throttle_retry
+    for name, (_, _, _, bedrock) in TASKS.items():
+        retries = synth.definition["States"][name]["Retry"]
+        throttled = [r for r in retries if r["ErrorEquals"] == ["BedrockThrottled"]]
+        if not bedrock:
+            assert throttled == [], name
+            continue
+        assert throttled == [{
+            "ErrorEquals": ["BedrockThrottled"], "IntervalSeconds": throttle.interval_seconds,
+            "MaxAttempts": throttle.max_attempts, "BackoffRate": throttle.backoff_rate,
+            "MaxDelaySeconds": throttle.max_delay_seconds, "JitterStrategy": "FULL"}], name  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_user_and_bedrock_rejections_are_never_retried(synth):
+    retried = {e for s in synth.definition["States"].values() for r in s.get("Retry", []) for e in r["ErrorEquals"]}
+    assert retried == {*LAMBDA_ERRORS, *(error_name(e) for e in RETRIED)}
+    for error in (*(error_name(e) for e in NOT_RETRIED), "States.ALL", "States.Timeout", "States.TaskFailed"):
+        assert error not in retried, error
+    assert {"InvalidRunInput", "QuotaExceeded", "DatasetInvalid"}.isdisjoint(retried)
+    assert all("Catch" not in s for s in synth.definition["States"].values())
+
+
+def test_given_default_config_when_synthesized_then_every_task_times_out_30s_after_its_function(synth):
+    functions = {key: r["Properties"] for key, r in synth.resources("AWS::Lambda::Function").items()}
+    for name, (function, *_) in TASKS.items():
+        (props,) = (p for key, p in functions.items() if key.startswith(function))
+        assert synth.definition["States"][name]["TimeoutSeconds"] == props["Timeout"] + 30, name
+
+
+def test_given_default_config_when_synthesized_then_the_machine_is_standard_traced_logged_and_bounded(synth):
+    assert synth.definition["TimeoutSeconds"] == synth.config.execution_timeout_hours * 3600
+    (machine,) = synth.resources("AWS::StepFunctions::StateMachine").values()
+    props = machine["Properties"]
+    assert props["StateMachineType"] == "STANDARD"
+    assert props["TracingConfiguration"] == {"Enabled": True}
+    logging = props["LoggingConfiguration"]
+    assert logging["Level"] == "ERROR" and logging["IncludeExecutionData"] is False
+    (group_ref,) = logging["Destinations"]
+    group = group_ref["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
+    assert synth.pipeline_json["Resources"][group]["Properties"]["RetentionInDays"] == synth.config.log_retention_days
