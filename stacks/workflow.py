@@ -6,6 +6,8 @@ comes from the handlers (distill.polling), so a job that runs for days adds few 
 
 from __future__ import annotations
 
+from typing import Any
+
 from aws_cdk import Duration
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_stepfunctions as sfn
@@ -15,7 +17,7 @@ from constructs import Construct
 from stacks.config import ThrottleRetry
 from stacks.constructs.functions import PipelineFunctions
 
-# Transient Lambda service errors (we turn off the CDK's default retry to state them explicitly).
+# Transient Lambda service errors (the CDK's default retry is turned off so ours is the only one).
 LAMBDA_ERRORS = [
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
@@ -23,55 +25,31 @@ LAMBDA_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 THROTTLED = "BedrockThrottled"  # distill.errors.BedrockThrottled; every other error fails the run at once
+EXECUTION = {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"}}
 RUN = {"run.$": "$.run"}
+RUN_AND_JOB = {**RUN, "job.$": "$.job"}
+RUN_AND_THROUGHPUT = {**RUN, "throughput.$": "$.throughput"}
 
 
 class DistillationWorkflow(Construct):
     def __init__(self, scope: Construct, id: str, *, functions: PipelineFunctions, throttle: ThrottleRetry) -> None:
         super().__init__(scope, id)
-        fn = functions
+        fn, task = functions, _TaskMaker(self, throttle)
 
-        def task(name: str, function: lambda_.Function, payload: dict, result_path: str | None,
-                 bedrock: bool = False) -> tasks.LambdaInvoke:  # fmt: skip
-            """A Lambda task with our retries and a timeout a little above the function's own."""
-            step = tasks.LambdaInvoke(
-                self, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
-                payload_response_only=True, retry_on_service_exceptions=False, result_path=result_path,
-                task_timeout=sfn.Timeout.duration(function.timeout.plus(Duration.seconds(30))),
-            )  # fmt: skip
-            step.add_retry(errors=LAMBDA_ERRORS, interval=Duration.seconds(2), max_attempts=6, backoff_rate=2,
-                           max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
-            if bedrock:
-                step.add_retry(
-                    errors=[THROTTLED], interval=Duration.seconds(throttle.interval_seconds),
-                    max_attempts=throttle.max_attempts, backoff_rate=throttle.backoff_rate,
-                    max_delay=Duration.seconds(throttle.max_delay_seconds), jitter_strategy=sfn.JitterType.FULL,
-                )  # fmt: skip
-            return step
-
-        def fail(name: str, error: str, cause_path: str | None = None) -> sfn.Fail:
-            return sfn.Fail(self, name, error=error, cause_path=cause_path)
-
-        def status_is(path: str, *values: str) -> sfn.Condition:
-            conditions = [sfn.Condition.string_equals(path, value) for value in values]
-            return conditions[0] if len(conditions) == 1 else sfn.Condition.or_(*conditions)
-
-        execution = {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"}}
-        check_settings = task("Check run settings", fn.check_run_settings, execution, result_path=None)
+        check_settings = task("Check run settings", fn.check_run_settings, EXECUTION)  # output: {"run": ...}
         prepare = task("Prepare dataset", fn.prepare_dataset, RUN, "$.dataset")
         start_job = task("Start distillation job", fn.start_job, RUN, "$.job", bedrock=True)
         wait_job = sfn.Wait(self, "Wait for the job", time=sfn.WaitTime.seconds_path("$.job.waitSeconds"))
-        check_job = task("Check distillation job", fn.check_job, {**RUN, "job.$": "$.job"}, "$.job", bedrock=True)
+        check_job = task("Check distillation job", fn.check_job, RUN_AND_JOB, "$.job", bedrock=True)
 
-        provision = task("Create provisioned throughput", fn.provision_throughput, {**RUN, "job.$": "$.job"},
-                         "$.throughput", bedrock=True)  # fmt: skip
+        provision = task("Create provisioned throughput", fn.provision_throughput, RUN_AND_JOB, "$.throughput",
+                         bedrock=True)  # fmt: skip
         wait_pt = sfn.Wait(self, "Wait for the throughput", time=sfn.WaitTime.seconds_path("$.throughput.waitSeconds"))
-        check_pt = task("Check provisioned throughput", fn.check_throughput, {**RUN, "throughput.$": "$.throughput"},
-                        "$.throughput", bedrock=True)  # fmt: skip
-        # A JSON null for "Summarize run" (jsii drops None from Result.from_object, so parse one).
+        check_pt = task("Check provisioned throughput", fn.check_throughput, RUN_AND_THROUGHPUT, "$.throughput",
+                        bedrock=True)  # fmt: skip
+        # A real JSON null for "Summarize run" (jsii drops a None given to Result.from_object).
         no_throughput = sfn.Pass(self, "No throughput requested", result_path="$.throughput",
                                  parameters={"provisionedModelArn.$": "States.StringToJson('null')"})  # fmt: skip
-
         summarize = sfn.Pass(self, "Summarize run", parameters={
             "jobArn.$": "$.job.jobArn",
             "customModelArn.$": "$.job.outputModelArn",
@@ -82,11 +60,11 @@ class DistillationWorkflow(Construct):
 
         throughput_ready = (
             sfn.Choice(self, "Is the throughput ready?")
-            .when(status_is("$.throughput.status", "Creating", "Updating"), wait_pt)
-            .when(status_is("$.throughput.status", "InService"), summarize)
-            .when(status_is("$.throughput.status", "Failed"),
-                  fail("Provisioned throughput failed", "ProvisioningFailed", "$.throughput.failureMessage"))
-            .otherwise(fail("Unexpected throughput status", "UnexpectedThroughputStatus"))
+            .when(_status("$.throughput.status", "Creating", "Updating"), wait_pt)
+            .when(_status("$.throughput.status", "InService"), summarize)
+            .when(_status("$.throughput.status", "Failed"),
+                  self._fail("Provisioned throughput failed", "ProvisioningFailed", "$.throughput.failureMessage"))
+            .otherwise(self._fail("Unexpected throughput status", "UnexpectedThroughputStatus"))
         )  # fmt: skip
         provision_wanted = (
             sfn.Choice(self, "Provision throughput?")
@@ -96,15 +74,45 @@ class DistillationWorkflow(Construct):
         )  # fmt: skip
         job_finished = (
             sfn.Choice(self, "Is the job finished?")
-            .when(status_is("$.job.status", "InProgress", "Stopping"), wait_job)
-            .when(status_is("$.job.status", "Completed"), provision_wanted)
-            .when(status_is("$.job.status", "Failed"),
-                  fail("Distillation job failed", "DistillationJobFailed", "$.job.failureMessage"))
-            .when(status_is("$.job.status", "Stopped"),
-                  fail("Distillation job stopped", "DistillationJobStopped", "$.job.failureMessage"))
-            .otherwise(fail("Unexpected job status", "UnexpectedJobStatus"))
+            .when(_status("$.job.status", "InProgress", "Stopping"), wait_job)
+            .when(_status("$.job.status", "Completed"), provision_wanted)
+            .when(_status("$.job.status", "Failed"),
+                  self._fail("Distillation job failed", "DistillationJobFailed", "$.job.failureMessage"))
+            .when(_status("$.job.status", "Stopped"),
+                  self._fail("Distillation job stopped", "DistillationJobStopped", "$.job.failureMessage"))
+            .otherwise(self._fail("Unexpected job status", "UnexpectedJobStatus"))
         )  # fmt: skip
 
-        self.definition = (
-            check_settings.next(prepare).next(start_job).next(wait_job).next(check_job).next(job_finished)
-        )
+        self.definition = check_settings.next(prepare).next(start_job).next(wait_job).next(check_job).next(job_finished)
+
+    def _fail(self, name: str, error: str, cause_path: str | None = None) -> sfn.Fail:
+        return sfn.Fail(self, name, error=error, cause_path=cause_path)
+
+
+class _TaskMaker:
+    """A Lambda task with our retries and a timeout a little above the function's own."""
+
+    def __init__(self, scope: Construct, throttle: ThrottleRetry) -> None:
+        self.scope, self.throttle = scope, throttle
+
+    def __call__(self, name: str, function: lambda_.Function, payload: dict[str, Any], result_path: str | None = None,
+                 *, bedrock: bool = False) -> tasks.LambdaInvoke:  # fmt: skip
+        step = tasks.LambdaInvoke(
+            self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
+            # The function's return value is the task result (no Payload/StatusCode envelope).
+            payload_response_only=True, retry_on_service_exceptions=False, result_path=result_path,
+            task_timeout=sfn.Timeout.duration(function.timeout.plus(Duration.seconds(30))),
+        )  # fmt: skip
+        step.add_retry(errors=LAMBDA_ERRORS, interval=Duration.seconds(2), max_attempts=6, backoff_rate=2,
+                       max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
+        if bedrock:
+            t = self.throttle
+            step.add_retry(errors=[THROTTLED], interval=Duration.seconds(t.interval_seconds),
+                           max_attempts=t.max_attempts, backoff_rate=t.backoff_rate,
+                           max_delay=Duration.seconds(t.max_delay_seconds), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
+        return step
+
+
+def _status(path: str, *values: str) -> sfn.Condition:
+    conditions = [sfn.Condition.string_equals(path, value) for value in values]
+    return conditions[0] if len(conditions) == 1 else sfn.Condition.or_(*conditions)
