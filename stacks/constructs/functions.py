@@ -46,8 +46,8 @@ ENVIRONMENT = {
 }
 
 
-
 def retention(days: int) -> logs.RetentionDays:
+    """The CDK enum for a CloudWatch retention in days (its Python members are named, not numbered)."""
     names = {1: "ONE_DAY", 3: "THREE_DAYS", 5: "FIVE_DAYS", 7: "ONE_WEEK", 14: "TWO_WEEKS", 30: "ONE_MONTH",
              60: "TWO_MONTHS", 90: "THREE_MONTHS", 120: "FOUR_MONTHS", 150: "FIVE_MONTHS", 180: "SIX_MONTHS",
              365: "ONE_YEAR", 400: "THIRTEEN_MONTHS", 545: "EIGHTEEN_MONTHS", 731: "TWO_YEARS",

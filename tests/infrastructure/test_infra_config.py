@@ -69,3 +69,13 @@ def test_given_a_wrong_context_value_when_read_then_the_error_names_the_key(cont
     with pytest.raises(ConfigError, match=r"cdk\.json context") as caught:
         from_context(context)
     assert message in str(caught.value)
+
+
+def test_given_every_allowed_log_retention_when_mapped_then_the_cdk_has_a_matching_value():
+    from typing import get_args
+
+    from stacks.config import LogRetentionDays
+    from stacks.constructs.functions import retention
+
+    for days in get_args(LogRetentionDays):
+        assert retention(days) is not None
