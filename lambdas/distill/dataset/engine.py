@@ -14,6 +14,7 @@ from typing import Any, Protocol
 
 import msgspec
 
+from distill.dataset.fastpath import Templates
 from distill.dataset.formats import CONVERTERS, Invalid, depth, detect, json_type
 from distill.dataset.report import DATASET_KINDS, DatasetReport, RecordError
 from distill.dataset.rules import ConvertOptions, DatasetRules
@@ -78,8 +79,9 @@ def convert(
 
 
 class _Run:
-    def __init__(self, options: ConvertOptions, rules: DatasetRules, sink: Sink | None,
-                 progress: Callable[[int], None] | None) -> None:
+    def __init__(
+        self, options: ConvertOptions, rules: DatasetRules, sink: Sink | None, progress: Callable[[int], None] | None
+    ) -> None:
         self.options = options
         self.rules = rules
         self.sink = sink
@@ -91,7 +93,8 @@ class _Run:
         self.encoder = msgspec.json.Encoder()
         self.drop = options.on_invalid == "drop"
         self.writing = sink is not None  # turns False once the run is bound to fail
-        self.pending_out: list[Any] = []
+        self.pending_out: list[Any] = []  # output pieces (bytes-like) of the current chunk
+        self.templates = Templates(options.system_prompt)
         self.names: list[str] = []
         self.fatal = False
         self.first_failure: RecordError | None = None
@@ -142,8 +145,13 @@ class _Run:
         except zlib.error as error:
             self.error(name, line_no + 1, "", "invalid-gzip", f"cannot decompress gzip input: {error}")
         except _Stop:
-            self.error(name, line_no + 1, "", "too-large",
-                       f"dataset is over {self.rules.max_total_bytes} bytes, Bedrock's limit; stopped reading here")
+            self.error(
+                name,
+                line_no + 1,
+                "",
+                "too-large",
+                f"dataset is over {self.rules.max_total_bytes} bytes, Bedrock's limit; stopped reading here",
+            )
             raise
 
     def _chunks(self, source: Source, name: str) -> Iterator[bytes]:
@@ -151,8 +159,9 @@ class _Run:
         stream = source.open()
         try:
             first = stream.read(CHUNK_SIZE)
-            pieces = (_gunzip(first, stream) if name.endswith(".gz") or first[:2] == _GZIP_MAGIC
-                      else _plain(first, stream))
+            pieces = (
+                _gunzip(first, stream) if name.endswith(".gz") or first[:2] == _GZIP_MAGIC else _plain(first, stream)
+            )
             at_start = True
             report, limit, progress = self.report, self.rules.max_total_bytes, self.progress
             for piece in pieces:
@@ -178,6 +187,16 @@ class _Run:
         if len(line) > self.rules.max_line_bytes:
             self.line_too_long(name, line_no)
             return
+        if self.format == "prompt-completion":
+            pieces = self.templates.line(line)
+            if pieces is not None:
+                self.accept(name, line_no, pieces)
+                return
+        self.general(name, line_no, line)
+
+    def general(self, name: str, line_no: int, line: bytes) -> None:
+        """Decode into plain Python values, detect the shape, check and convert; name what is wrong."""
+        report = self.report
         try:
             value = self.decode(line)
         except UnicodeDecodeError as error:
@@ -190,15 +209,21 @@ class _Run:
             self.invalid(name, line_no, "", "too-deep", f"JSON nested deeper than {self.rules.max_depth}")
             return
         if type(value) is not dict:
-            self.invalid(name, line_no, "$", "not-an-object",
-                         f"expected one JSON object per line, got {_json_name(value)}")
+            self.invalid(
+                name, line_no, "$", "not-an-object", f"expected one JSON object per line, got {_json_name(value)}"
+            )
             return
         fmt = self.format
         if fmt is None:
             fmt = detect(value)
             if fmt is None:
-                self.invalid(name, line_no, "$", "unknown-format",
-                             "cannot tell the format: expected 'prompt', 'messages' or 'schemaVersion'")
+                self.invalid(
+                    name,
+                    line_no,
+                    "$",
+                    "unknown-format",
+                    "cannot tell the format: expected 'prompt', 'messages' or 'schemaVersion'",
+                )
                 return
             self.format = fmt
             report.detected_formats[name] = fmt
@@ -214,14 +239,23 @@ class _Run:
             else:
                 self.invalid(name, line_no, invalid.field, invalid.kind, invalid.message)
             return
+        self.accept(name, line_no, (self.encoder.encode(out), b"\n") if self.writing else ())
+
+    def accept(self, name: str, line_no: int, pieces: Any) -> None:
+        report = self.report
         report.records_valid += 1
         if report.records_valid > self.rules.max_records:
             if report.records_valid == self.rules.max_records + 1:
-                self.error(name, line_no, "", "too-many-records",
-                           f"record {report.records_valid} is over Bedrock's limit of {self.rules.max_records}")
+                self.error(
+                    name,
+                    line_no,
+                    "",
+                    "too-many-records",
+                    f"record {report.records_valid} is over Bedrock's limit of {self.rules.max_records}",
+                )
             return
         if self.writing:
-            self.pending_out.append(out)
+            self.pending_out.extend(pieces)
 
     def check_extra_depth(self, value: dict[str, Any]) -> None:
         max_depth = self.rules.max_depth
@@ -231,8 +265,13 @@ class _Run:
                 raise Invalid("too-deep", f"$.{key}", f"JSON nested deeper than {max_depth}")
 
     def line_too_long(self, name: str, line_no: int) -> None:
-        self.invalid(name, line_no, "", "line-too-long",
-                     f"line is longer than {self.rules.max_line_bytes} bytes; skipped without reading it")
+        self.invalid(
+            name,
+            line_no,
+            "",
+            "line-too-long",
+            f"line is longer than {self.rules.max_line_bytes} bytes; skipped without reading it",
+        )
 
     # --- errors and output -------------------------------------------------------------------------
     def invalid(self, name: str, line_no: int, field: str, kind: str, message: str) -> None:
@@ -261,7 +300,7 @@ class _Run:
     def flush(self) -> None:
         if self.pending_out:
             if self.writing and self.sink is not None:
-                data = self.encoder.encode_lines(self.pending_out)
+                data = b"".join(self.pending_out)
                 self.sink.write(data)
                 self.report.bytes_out += len(data)
             self.pending_out.clear()
@@ -271,8 +310,13 @@ class _Run:
         if not self.names:
             self.error("(no input)", 0, "", "no-input", "no input files were given")
         elif report.records_valid < self.rules.min_records and "too-large" not in report.error_counts:
-            self.error(_dataset_name(self.names), 0, "", "too-few-records",
-                       f"only {report.records_valid} valid records; Bedrock needs at least {self.rules.min_records}")
+            self.error(
+                _dataset_name(self.names),
+                0,
+                "",
+                "too-few-records",
+                f"only {report.records_valid} valid records; Bedrock needs at least {self.rules.min_records}",
+            )
         report.ok = not self.fatal
         if not report.ok:
             report.first_error = str(self.first_failure or report.errors[0])

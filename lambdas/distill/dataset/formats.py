@@ -91,8 +91,11 @@ def from_prompt_completion(record: Record, system: SystemItems) -> Record:
 def from_conversation(record: Record, system: SystemItems) -> Record:
     if len(record) > 3 or not _TOP_KEYS.issuperset(record):
         extra = next(key for key in record if key not in _TOP_KEYS)
-        raise Invalid("unknown-field", f"$.{extra}",
-                      "not part of bedrock-conversation-2024 (allowed: schemaVersion, system, messages)")
+        raise Invalid(
+            "unknown-field",
+            f"$.{extra}",
+            "not part of bedrock-conversation-2024 (allowed: schemaVersion, system, messages)",
+        )
     version = record.get("schemaVersion", _MISSING)
     if version != SCHEMA_VERSION:
         if version is _MISSING:
@@ -159,8 +162,11 @@ def _check_text_item(item: Any, path: str) -> None:
     if len(item) != 1 or "text" not in item:
         for key in item:
             if key in _UNSUPPORTED_CONTENT:
-                raise Invalid("unsupported-content", f"{path}.{key}",
-                              f"'{key}' content is not supported in distillation datasets (text only)")
+                raise Invalid(
+                    "unsupported-content",
+                    f"{path}.{key}",
+                    f"'{key}' content is not supported in distillation datasets (text only)",
+                )
         extra = next((key for key in item if key != "text"), None)
         if extra is not None:
             raise Invalid("unknown-field", f"{path}.{extra}", "a content item has only 'text'")
@@ -220,7 +226,9 @@ def _chat_text(message: Record, path: str) -> str:
             raise Invalid("wrong-type", part_path, f"expected an object, got {json_type(part)}")
         kind = part.get("type", "text")
         if kind != "text":
-            raise Invalid("unsupported-content", f"{part_path}.type", f"{_show(kind)} parts are not supported (text only)")
+            raise Invalid(
+                "unsupported-content", f"{part_path}.type", f"{_show(kind)} parts are not supported (text only)"
+            )
         parts.append(_text(part.get("text", _MISSING), f"{part_path}.text"))
     if not parts:
         raise Invalid("empty-text", f"{path}.content", "no text parts")

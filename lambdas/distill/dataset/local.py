@@ -63,8 +63,7 @@ class AtomicFileSink:
         if self._done:
             raise RuntimeError(f"{self.path}: sink already committed or aborted")
         if self._file is None:
-            fd, self._temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part",
-                                              dir=self.path.parent or ".")
+            fd, self._temp = tempfile.mkstemp(prefix=f".{self.path.name}.", suffix=".part", dir=self.path.parent or ".")
             self._file = os.fdopen(fd, "wb")
         return self._file
 

@@ -22,8 +22,14 @@ class RecordError:
         return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
 
     def to_dict(self) -> dict[str, Any]:
-        return {"source": self.source, "line": self.line, "field": self.field, "kind": self.kind,
-                "message": self.message, "text": str(self)}
+        return {
+            "source": self.source,
+            "line": self.line,
+            "field": self.field,
+            "kind": self.kind,
+            "message": self.message,
+            "text": str(self),
+        }
 
 
 @dataclass

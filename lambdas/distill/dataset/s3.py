@@ -90,8 +90,9 @@ class S3MultipartSink:
                 Bucket=self.bucket, Key=self.key, ContentType="application/jsonl"
             )["UploadId"]
         number = len(self.parts) + 1
-        answer = self.s3.upload_part(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                     PartNumber=number, Body=body)
+        answer = self.s3.upload_part(
+            Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, PartNumber=number, Body=body
+        )
         part = {"PartNumber": number, "ETag": answer["ETag"]}
         # Newer botocore sends a CRC32 with each part; completing then needs it back.
         if answer.get("ChecksumCRC32"):
@@ -103,13 +104,15 @@ class S3MultipartSink:
             raise RuntimeError(f"s3://{self.bucket}/{self.key}: sink already committed or aborted")
         try:
             if self.upload_id is None:
-                self.s3.put_object(Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer),
-                                   ContentType="application/jsonl")
+                self.s3.put_object(
+                    Bucket=self.bucket, Key=self.key, Body=bytes(self._buffer), ContentType="application/jsonl"
+                )
             else:
                 if self._buffer:
                     self._upload(bytes(self._buffer))
-                self.s3.complete_multipart_upload(Bucket=self.bucket, Key=self.key, UploadId=self.upload_id,
-                                                  MultipartUpload={"Parts": self.parts})
+                self.s3.complete_multipart_upload(
+                    Bucket=self.bucket, Key=self.key, UploadId=self.upload_id, MultipartUpload={"Parts": self.parts}
+                )
         except BaseException:
             self.abort()
             raise
