@@ -191,16 +191,18 @@ def _details_key(event: Mapping[str, Any]) -> str:
 
 
 # --- the Lambda service, in process ---------------------------------------------------------------------
-class LambdaServiceError(Exception):
-    """Raised from the patched invoke: moto turns it into an HTTP error, Step Functions into Lambda.<code>."""
+def _service_failure(code: str, when: str, response_headers: dict[str, str]) -> bytes:
+    """A Lambda service failure as Step Functions names it: ``Lambda.<code>``.
 
-
-def _service_error(code: str, message: str) -> Exception:
-    from moto.core.exceptions import JsonRESTError
-
-    error = JsonRESTError(code, message)
-    error.code = 500 if code in {"ServiceException", "AWSLambdaException"} else 429
-    return error
+    In AWS a failed Invoke call reaches a task as the error ``Lambda.ServiceException`` (etc.), which the
+    state machine's Retry matches. moto 5.2.5 names every Invoke ClientError of a task with a function ARN
+    resource just ``Exception``, so the harness reports the failure as an error payload with that name
+    instead: the state machine sees the same error name it would see in AWS.
+    """
+    response_headers["x-amz-function-error"] = "Unhandled"
+    return json.dumps(
+        {"errorType": f"Lambda.{code}", "errorMessage": f"Simulated Lambda {code} ({when} the handler ran)"}
+    ).encode()
 
 
 class _FakeLambdaContext:
@@ -248,6 +250,30 @@ def _captured(service_logger: str) -> Iterator[io.StringIO]:
             handler.setStream(stream)
 
 
+class _ListHandler(logging.Handler):
+    def __init__(self, into: list[str]) -> None:
+        super().__init__(logging.DEBUG)
+        self.into = into
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.into.append(self.format(record))
+
+
+@contextlib.contextmanager
+def _moto_log_kept(into: list[str]) -> Iterator[None]:
+    """moto's ASL interpreter logs each failed state as an error with its whole parse tree: keep it quiet."""
+    log = logging.getLogger("moto.stepfunctions.parser")
+    handler = _ListHandler(into)
+    saved = log.propagate
+    log.addHandler(handler)
+    log.propagate = False
+    try:
+        yield
+    finally:
+        log.removeHandler(handler)
+        log.propagate = saved
+
+
 @dataclass
 class _InjectedFailure:
     module: str
@@ -288,7 +314,7 @@ class _HandlerRunner:
         injected = self._take_failure(record.module, after=False)
         if injected:
             record.injected_failure = injected.code
-            raise _service_error(injected.code, f"Simulated Lambda {injected.code} (before the handler ran)")
+            return _service_failure(injected.code, "before", response_headers)
 
         environment = {
             **{k: str(v) for k, v in (fn.environment_vars or {}).items()},
@@ -334,7 +360,8 @@ class _HandlerRunner:
         injected = self._take_failure(record.module, after=True)
         if injected:
             record.injected_failure = injected.code
-            raise _service_error(injected.code, f"Simulated Lambda {injected.code} (after the handler ran)")
+            response_headers.pop("x-amz-function-error", None)
+            return _service_failure(injected.code, "after", response_headers)
         return payload
 
 
@@ -377,6 +404,7 @@ class OfflinePipeline:
         self.definition: dict[str, Any] = {}
         self.resolver: Resolver | None = None
         self.functions: dict[str, str] = {}  # handler module -> function name
+        self.moto_log: list[str] = []  # moto's interpreter logs every failed task: kept here, not on stderr
         self._stack = contextlib.ExitStack()
 
     # --- set-up ----------------------------------------------------------------------------------------
@@ -403,6 +431,7 @@ class OfflinePipeline:
             "AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing", "AWS_SECRET_ACCESS_KEY": "testing",
             "AWS_SESSION_TOKEN": "testing", **QUIET_ENVIRONMENT,
         }))  # fmt: skip
+        self._stack.enter_context(_moto_log_kept(self.moto_log))
         self._stack.enter_context(
             mock_aws(config={"stepfunctions": {"execute_state_machine": True}, "lambda": {"use_docker": False}})
         )
@@ -464,8 +493,14 @@ class OfflinePipeline:
             AssumeRolePolicyDocument=json.dumps({"Version": "2012-10-17", "Statement": [{
                 "Effect": "Allow", "Principal": {"Service": "lambda.amazonaws.com"}, "Action": "sts:AssumeRole"}]}),
         )["Role"]["Arn"]  # fmt: skip
-        referenced = {(s, lid) for s, lid in resolver.referenced if s == stack}
-        for s, logical_id in sorted(referenced):
+        # Every function the definition names, and every function of the project's handlers (e.g. an
+        # EventBridge target); not the CDK's own custom-resource providers.
+        wanted = set(resolver.referenced)
+        for s in synth.templates:
+            for logical_id, resource in resolver.resources(s, "AWS::Lambda::Function").items():
+                if str(resource.get("Properties", {}).get("Handler", "")).startswith("handlers."):
+                    wanted.add((s, logical_id))
+        for s, logical_id in sorted(wanted):
             resource = resolver.templates[s]["Resources"].get(logical_id, {})
             if resource.get("Type") != "AWS::Lambda::Function":
                 continue
@@ -483,6 +518,11 @@ class OfflinePipeline:
                 Environment={"Variables": {k: str(v) for k, v in variables.items()}},
             )
             self.functions[str(fprops["Handler"]).rsplit(".", 1)[0].rsplit(".", 1)[-1]] = name
+
+        sns = boto3.client("sns", region_name=REGION)
+        for s in synth.templates:
+            for logical_id in resolver.resources(s, "AWS::SNS::Topic"):
+                sns.create_topic(Name=resolver.physical_of(s, logical_id).attributes["TopicName"])
 
         sm_role = iam.create_role(
             RoleName="distill-offline-states",

@@ -1,0 +1,88 @@
+"""`distill local-run`: the verdict is the last line and the exit code (0 SUCCEEDED, 1 FAILED, 2 usage)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill_cli.main import main
+from distill_cli.offline import harness
+from distill_cli.simulated_bedrock import FAILURE_MESSAGES
+from tests.workflow.conftest import BAD_LINE
+
+pytestmark = pytest.mark.xdist_group("workflow")
+
+
+@pytest.fixture(autouse=True)
+def _one_synth(monkeypatch, synthesized):
+    """The command synthesizes with its own context; here it reuses the suite's synth (1 s waits)."""
+    monkeypatch.setattr(harness, "synthesize", lambda context=None: synthesized)
+
+
+def _lines(capsys) -> tuple[list[str], str]:
+    captured = capsys.readouterr()
+    return captured.out.rstrip("\n").splitlines(), captured.err
+
+
+def test_given_a_valid_file_when_local_run_then_exit_0_and_the_last_line_is_succeeded(capsys, dataset_file):
+    code = main(["local-run", str(dataset_file), "--provision", "--job-checks", "1"])
+
+    lines, _ = _lines(capsys)
+    assert code == 0
+    assert lines[-1] == "SUCCEEDED"
+    text = "\n".join(lines)
+    assert "> Prepare dataset" in text and "< Check provisioned throughput" in text
+    assert "records converted" in text
+    for label in ("job ", "custom model ", "provisioned model "):
+        assert any(line.strip().startswith(label) and "arn:aws:bedrock:" in line for line in lines), label
+    assert any(line.strip().startswith("datasets/") for line in lines)
+    assert any(line.strip().startswith("reports/") for line in lines)
+    assert any(line.strip().startswith("jobs/") for line in lines)
+
+
+def test_given_a_file_with_a_broken_line_when_local_run_then_exit_1_naming_the_line(capsys, invalid_dataset_file):
+    code = main(["local-run", str(invalid_dataset_file)])
+
+    lines, _ = _lines(capsys)
+    assert code == 1
+    assert lines[-1].startswith("FAILED: DatasetInvalid")
+    assert f"line {BAD_LINE}" in lines[-1]
+    assert any("job" in line and "(none created)" in line for line in lines)
+
+
+@pytest.mark.parametrize("outcome", ["failed", "stopped"])
+def test_given_the_job_ends_badly_when_local_run_then_exit_1_with_bedrocks_message(capsys, dataset_file, outcome):
+    code = main(["local-run", str(dataset_file), "--job-outcome", outcome, "--job-checks", "1", "--quiet"])
+
+    lines, _ = _lines(capsys)
+    assert code == 1
+    assert lines[-1].startswith("FAILED: ")
+    assert FAILURE_MESSAGES[outcome] in lines[-1]
+
+
+def test_given_input_with_an_unknown_field_when_local_run_then_exit_1_naming_the_field(capsys, dataset_file):
+    code = main(["local-run", str(dataset_file), "--input", json.dumps({"maxResponseLen": 10}), "--quiet"])
+
+    lines, _ = _lines(capsys)
+    assert code == 1
+    assert lines[-1].startswith("FAILED: InvalidRunInput")
+    assert "maxResponseLen" in lines[-1]
+
+
+@pytest.mark.parametrize("bad", ["{not json", "[1, 2]"])
+def test_given_bad_input_json_when_local_run_then_exit_2_with_a_message(capsys, dataset_file, bad):
+    code = main(["local-run", str(dataset_file), "--input", bad])
+
+    out, err = _lines(capsys)
+    assert code == 2
+    assert "--input" in err
+    assert out == []  # nothing ran
+
+
+def test_given_a_missing_file_when_local_run_then_exit_2(capsys, tmp_path):
+    code = main(["local-run", str(tmp_path / "nope.jsonl")])
+
+    _, err = _lines(capsys)
+    assert code == 2
+    assert "no such file" in err

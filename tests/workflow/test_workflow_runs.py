@@ -1,0 +1,233 @@
+"""The synthesized state machine, run offline end to end: success, job outcomes, Bedrock errors, bad data,
+bad input, and at-most-once job creation."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from distill_cli.simulated_bedrock import FAILURE_MESSAGES
+from tests.workflow.conftest import BAD_LINE, RECORDS
+
+pytestmark = pytest.mark.xdist_group("workflow")
+
+CREATE_JOB = "CreateModelCustomizationJob"
+CREATE_PT = "CreateProvisionedModelThroughput"
+
+
+def _failures(result, state: str) -> list[dict]:
+    """The failed attempts of a task state (Lambda errors and Lambda service errors)."""
+    failed, current = [], ""
+    for event in result.history:
+        if event["type"].endswith("StateEntered"):
+            current = event["stateEnteredEventDetails"]["name"]
+        if event["type"] in ("LambdaFunctionFailed", "TaskFailed") and current == state:
+            details = next(v for k, v in event.items() if k.endswith("EventDetails"))
+            failed.append(details)
+    return failed
+
+
+# --- success -------------------------------------------------------------------------------------------
+def test_given_valid_dataset_when_run_without_throughput_then_succeeds_with_a_custom_model(offline, dataset_file):
+    pipeline = offline(job_checks=2)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key})
+
+    assert result.status == "SUCCEEDED", result.message
+    assert result.output["jobArn"] == next(iter(pipeline.bedrock.jobs))
+    assert result.output["customModelArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model/")
+    assert result.output["provisionedModelArn"] is None
+    assert pipeline.bedrock.calls_of(CREATE_PT) == []
+    # The loop really turned: wait -> check twice (the simulated job ends at its second check).
+    assert result.states_entered().count("Check distillation job") == 2
+    assert result.states_entered().count("Wait for the job") == 2
+    # The job was asked to train on what Prepare dataset wrote, and that file is all converted records.
+    (request,) = pipeline.bedrock.calls_of(CREATE_JOB)
+    assert request["customizationType"] == "DISTILLATION"
+    dataset_uri = request["trainingDataConfig"]["s3Uri"]
+    dataset_key = dataset_uri.removeprefix(f"s3://{pipeline.bucket}/")
+    body = pipeline.s3.get_object(Bucket=pipeline.bucket, Key=dataset_key)["Body"].read().decode()
+    assert len(body.splitlines()) == RECORDS
+    assert any(k.startswith("reports/") and k.endswith("validation-report.json") for k in pipeline.keys("reports/"))
+    assert pipeline.keys("jobs/"), "the completed job writes its metrics under jobs/"
+
+
+def test_given_provisioning_requested_when_run_then_the_model_is_behind_throughput_in_service(offline, dataset_file):
+    pipeline = offline(throughput_checks=2)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "provisionedThroughput": {"modelUnits": 1}})
+
+    assert result.status == "SUCCEEDED", result.message
+    (throughput,) = pipeline.bedrock.throughputs.values()
+    assert result.output["provisionedModelArn"] == throughput.arn
+    assert throughput.request["modelId"] == result.output["customModelArn"]
+    assert throughput.request["modelUnits"] == 1
+    assert "commitmentDuration" not in throughput.request  # no commitment unless asked for
+    assert result.states_entered().count("Check provisioned throughput") == 2
+
+
+def test_given_a_run_when_traced_then_every_state_is_shown_entered_and_left_with_its_facts(offline, dataset_file):
+    pipeline = offline(job_checks=2)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key})
+
+    text = "\n".join(result.trace)
+    for state in ("Check run settings", "Prepare dataset", "Start distillation job", "Check distillation job"):
+        assert f"> {state}" in text
+        assert f"< {state}" in text
+    assert f"{RECORDS} records converted" in text
+    assert "validation Completed" in text and "training" in text
+    assert result.output["jobArn"] in text
+    assert result.trace[-1].endswith("execution succeeded")
+
+
+# --- the job ends badly --------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("outcome", "error"), [("failed", "DistillationJobFailed"), ("stopped", "DistillationJobStopped")]
+)
+def test_given_the_job_ends_badly_when_run_then_the_execution_fails_with_bedrocks_message(
+    offline, dataset_file, outcome, error
+):
+    pipeline = offline(job_outcome=outcome)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "provisionedThroughput": {"modelUnits": 1}})
+
+    assert result.status == "FAILED"
+    assert result.error == error
+    assert FAILURE_MESSAGES[outcome] in result.cause
+    assert pipeline.bedrock.calls_of(CREATE_PT) == []  # nothing to provision
+
+
+# --- Bedrock errors --------------------------------------------------------------------------------------
+def test_given_bedrock_throttles_twice_when_the_job_is_started_then_it_is_retried_and_one_job_exists(
+    offline, dataset_file
+):
+    pipeline = offline()
+    pipeline.bedrock.fail_next(CREATE_JOB, "ThrottlingException", "ThrottlingException")
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key})
+
+    assert result.status == "SUCCEEDED", result.message
+    failures = _failures(result, "Start distillation job")
+    assert [f["error"] for f in failures] == ["BedrockThrottled", "BedrockThrottled"]
+    assert len(pipeline.bedrock.calls_of(CREATE_JOB)) == 3
+    assert len(pipeline.bedrock.jobs) == 1
+
+
+def test_given_the_quota_is_exceeded_when_the_job_is_started_then_the_run_fails_without_retrying(offline, dataset_file):
+    pipeline = offline()
+    pipeline.bedrock.fail_next(CREATE_JOB, "ServiceQuotaExceededException")
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key})
+
+    assert result.status == "FAILED"
+    assert result.error == "QuotaExceeded"
+    assert "ServiceQuotaExceededException" in result.message
+    assert len(pipeline.bedrock.calls_of(CREATE_JOB)) == 1
+    assert pipeline.bedrock.jobs == {}
+    assert len(_failures(result, "Start distillation job")) == 1
+
+
+def test_given_provisioned_throughput_fails_when_run_then_the_execution_fails_with_the_reason(offline, dataset_file):
+    pipeline = offline(throughput_fails=True)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "provisionedThroughput": {"modelUnits": 1}})
+
+    assert result.status == "FAILED"
+    assert result.error == "ProvisioningFailed"
+    assert "Insufficient capacity" in result.cause
+    assert len(pipeline.bedrock.jobs) == 1
+
+
+# --- the user's data and input -------------------------------------------------------------------------
+def test_given_a_dataset_with_a_broken_line_when_run_then_it_fails_naming_the_line_and_no_job_is_created(
+    offline, invalid_dataset_file
+):
+    pipeline = offline()
+    key = pipeline.upload(invalid_dataset_file)
+
+    result = pipeline.run({"dataset": key})
+
+    assert result.status == "FAILED"
+    assert result.error == "DatasetInvalid"
+    assert f"line {BAD_LINE}" in result.message
+    assert pipeline.bedrock.calls_of(CREATE_JOB) == []
+    assert "Start distillation job" not in result.states_entered()
+    assert [k for k in pipeline.keys("reports/") if k.endswith("validation-report.json")]
+    assert pipeline.keys("datasets/") == []  # no half-converted dataset is left behind
+
+
+def test_given_an_unknown_input_field_when_run_then_check_run_settings_fails_naming_the_field(offline, dataset_file):
+    pipeline = offline()
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "teacherModel": "amazon.nova-pro-v1:0"})
+
+    assert result.status == "FAILED"
+    assert result.error == "InvalidRunInput"
+    assert "teacherModel" in result.message
+    assert result.states_entered()[0] == "Check run settings"
+    assert "Prepare dataset" not in result.states_entered()
+    assert pipeline.bedrock.calls == []
+
+
+# --- at most one job -------------------------------------------------------------------------------------
+def test_given_the_same_execution_started_twice_when_run_then_one_execution_and_one_job(offline, dataset_file):
+    pipeline = offline()
+    key = pipeline.upload(dataset_file)
+    run_input = {"dataset": key}
+
+    first = pipeline.start(run_input, name="drop-support-tickets")
+    second = pipeline.start(run_input, name="drop-support-tickets")
+    result = pipeline.wait(first)
+
+    assert second == first
+    assert result.status == "SUCCEEDED", result.message
+    executions = pipeline.sfn.list_executions(stateMachineArn=pipeline.state_machine_arn)["executions"]
+    assert len(executions) == 1
+    assert len(pipeline.bedrock.calls_of(CREATE_JOB)) == 1
+    assert len(pipeline.bedrock.jobs) == 1
+
+
+def test_given_the_lambda_service_fails_after_the_job_was_created_when_retried_then_still_one_job(
+    offline, dataset_file
+):
+    pipeline = offline()
+    pipeline.fail_invocation("start_job", "ServiceException", after_handler=True)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key})
+
+    assert result.status == "SUCCEEDED", result.message
+    assert [f["error"] for f in _failures(result, "Start distillation job")] == ["Lambda.ServiceException"]
+    assert len(pipeline.invocations_of("start_job")) == 2
+    # Both calls reached Bedrock with the same client request token: one job.
+    calls = pipeline.bedrock.calls_of(CREATE_JOB)
+    assert len(calls) == 2
+    assert calls[0]["clientRequestToken"] == calls[1]["clientRequestToken"]
+    assert len(pipeline.bedrock.jobs) == 1
+    assert result.output["jobArn"] == next(iter(pipeline.bedrock.jobs))
+
+
+def test_given_the_harness_when_set_up_then_it_runs_the_synthesized_definition(offline, synthesized):
+    pipeline = offline()
+    template = synthesized.templates[synthesized.pipeline_stack]
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    described = pipeline.sfn.describe_state_machine(stateMachineArn=pipeline.state_machine_arn)
+
+    deployed = json.loads(described["definition"])
+    assert deployed == pipeline.definition
+    assert set(deployed["States"]) >= {"Check run settings", "Prepare dataset", "Start distillation job"}
+    # Every Lambda task points at a function that exists in the simulated account.
+    functions = {f["FunctionArn"] for f in pipeline._lambda().list_functions()["Functions"]}
+    tasks = [s["Resource"] for s in deployed["States"].values() if s["Type"] == "Task"]
+    assert tasks and all(t in functions for t in tasks)
+    assert "Fn::Join" in machine["Properties"]["DefinitionString"]
