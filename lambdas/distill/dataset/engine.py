@@ -229,12 +229,12 @@ class _Run:
             report.detected_formats[name] = fmt
         try:
             out = CONVERTERS[fmt](value, self.system)
-            if fmt == "prompt-completion" and len(value) > 2:
+            if fmt == "prompt-completion":
                 self.check_extra_depth(value)  # other fields are ignored, but may not be hostile
         except Invalid as invalid:
             # Deep nesting shows up as a wrong type somewhere: name the real problem.
             max_depth = self.rules.max_depth
-            if depth(value, max_depth) > max_depth:
+            if invalid.kind != "too-deep" and depth(value, max_depth) > max_depth:
                 self.invalid(name, line_no, "$", "too-deep", f"JSON nested deeper than {max_depth}")
             else:
                 self.invalid(name, line_no, invalid.field, invalid.kind, invalid.message)

@@ -1,0 +1,105 @@
+"""Small generated datasets and in-memory sources/sinks for the dataset tests."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+from typing import Any
+
+from distill.dataset import ConvertOptions, DatasetReport, DatasetRules, convert
+
+SCHEMA = "bedrock-conversation-2024"
+
+
+def pc_line(number: int) -> bytes:
+    record = {"prompt": f"How do I reset my password? (ticket {number})", "completion": f"Open Settings. #{number}"}
+    return json.dumps(record).encode()
+
+
+def conversation_line(number: int, system: str | None = None) -> bytes:
+    record: dict[str, Any] = {"schemaVersion": SCHEMA}
+    if system:
+        record["system"] = [{"text": system}]
+    record["messages"] = [
+        {"role": "user", "content": [{"text": f"question {number}"}]},
+        {"role": "assistant", "content": [{"text": f"answer {number}"}]},
+    ]
+    return json.dumps(record).encode()
+
+
+def chat_line(number: int) -> bytes:
+    record = {
+        "messages": [
+            {"role": "system", "content": "You help customers."},
+            {"role": "user", "content": f"question {number}"},
+            {"role": "assistant", "content": [{"type": "text", "text": f"answer {number}"}]},
+        ]
+    }
+    return json.dumps(record).encode()
+
+
+def dataset(count: int = 100, line=pc_line, start: int = 0) -> list[bytes]:
+    return [line(number) for number in range(start, start + count)]
+
+
+def jsonl(lines: list[bytes], newline: bytes = b"\n") -> bytes:
+    return b"".join(line + newline for line in lines)
+
+
+def write_records(path: Path, count: int = 100, line=pc_line) -> Path:
+    path.write_bytes(jsonl(dataset(count, line)))
+    return path
+
+
+class MemorySource:
+    def __init__(self, name: str, data: bytes) -> None:
+        self.name = name
+        self.data = data
+
+    def open(self) -> io.BytesIO:
+        return io.BytesIO(self.data)
+
+
+class MemorySink:
+    def __init__(self) -> None:
+        self.data = bytearray()
+        self.state = "open"
+
+    def write(self, data: bytes) -> None:
+        assert self.state == "open"
+        self.data += data
+
+    def commit(self) -> None:
+        self.state = "committed"
+
+    def abort(self) -> None:
+        self.state = "aborted"
+
+    def records(self) -> list[Any]:
+        return [json.loads(line) for line in bytes(self.data).splitlines()]
+
+
+def run(
+    data: bytes, name: str = "data.jsonl", rules: DatasetRules | None = None, **options: Any
+) -> tuple[DatasetReport, MemorySink]:
+    sink = MemorySink()
+    report = convert([MemorySource(name, data)], sink, ConvertOptions(**options), rules or DatasetRules())
+    return report, sink
+
+
+def notebook_convert(text: str, system_prompt: str) -> list[dict[str, Any]]:
+    """The AWS notebook's converter as written, returning what it would write, parsed back."""
+    out = []
+    for line in io.StringIO(text):
+        data = json.loads(line)
+        rec = {
+            "schemaVersion": "bedrock-conversation-2024",
+            "system": [{"text": system_prompt}],
+            "messages": [
+                {"role": "user", "content": [{"text": data["prompt"]}]},
+                {"role": "assistant", "content": [{"text": data["completion"]}]},
+            ],
+        }
+        out.append(json.loads(json.dumps(rec) + "\n"))
+    return out
