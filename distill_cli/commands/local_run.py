@@ -38,6 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--job-checks", type=int, default=3, metavar="N", help="status checks before the simulated job ends"
     )
+    parser.add_argument(
+        "--download",
+        type=Path,
+        metavar="DIR",
+        help="copy what the run wrote (datasets/, jobs/, reports/) from the simulated bucket into DIR",
+    )
     parser.add_argument("--quiet", action="store_true", help="no live trace; only the summary and the verdict")
 
 
@@ -104,6 +110,9 @@ def run(args: argparse.Namespace) -> int:
         result = pipeline.run(run_input, name=name, on_trace=None if args.quiet else say)
         say("")
         _summary(say, pipeline, result)
+        if args.download:
+            copied = pipeline.download(args.download)
+            say(f"Copied {len(copied)} object(s) from the simulated bucket to {args.download}/")
         if not result.succeeded:
             _show_failed_handlers(say, pipeline)
         say(f"(offline run: {result.seconds:.1f}s for the execution, {time.monotonic() - begun:.1f}s in all)")

@@ -444,6 +444,9 @@ class OfflinePipeline:
         from unittest import mock
 
         self._stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+        # Runs last-in-first-out: executions still running are stopped while the mock is still up, so no
+        # worker thread calls out after the simulated account is gone.
+        self._stack.callback(self._stop_running)
 
         self.s3 = boto3.client("s3", region_name=REGION)
         iam = boto3.client("iam", region_name=REGION)
@@ -538,6 +541,30 @@ class OfflinePipeline:
             roleArn=sm_role,
             type=str(props.get("StateMachineType", "STANDARD")),
         )["stateMachineArn"]
+
+    def _stop_running(self) -> None:
+        if not (self.sfn and self.state_machine_arn):
+            return
+        with contextlib.suppress(Exception):
+            running = self.sfn.list_executions(stateMachineArn=self.state_machine_arn, statusFilter="RUNNING")
+            for execution in running["executions"]:
+                self.sfn.stop_execution(
+                    executionArn=execution["executionArn"], error="OfflineHarnessClosed", cause="the harness closed"
+                )
+
+    def download(
+        self, destination: str | Path, prefixes: tuple[str, ...] = ("datasets/", "jobs/", "reports/")
+    ) -> list[Path]:
+        """Copy what runs wrote to the (in-memory) bucket into a local folder, keeping the keys as paths."""
+        written = []
+        root = Path(destination)
+        for prefix in prefixes:
+            for key in self.keys(prefix):
+                target = root / key
+                target.parent.mkdir(parents=True, exist_ok=True)
+                self.s3.download_file(self.bucket, key, str(target))
+                written.append(target)
+        return written
 
     def _the_bucket(self) -> tuple[str, str]:
         for stack in (self.synth.data_stack, self.synth.pipeline_stack):

@@ -98,7 +98,9 @@ def facts(result: Any) -> str:
         elif result.get("status") in ("InProgress", "Stopping"):
             text += f"; next check in {result.get('waitSeconds')}s"
         return text
-    return ""
+    # A result this trace does not know: its short scalar fields.
+    shown = [f"{k}={v}" for k, v in result.items() if isinstance(v, str | int | float | bool) and len(str(v)) <= 120]
+    return ", ".join(shown[:4])
 
 
 def error_text(error: str, cause: str) -> str:

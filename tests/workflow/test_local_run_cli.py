@@ -25,8 +25,8 @@ def _lines(capsys) -> tuple[list[str], str]:
     return captured.out.rstrip("\n").splitlines(), captured.err
 
 
-def test_given_a_valid_file_when_local_run_then_exit_0_and_the_last_line_is_succeeded(capsys, dataset_file):
-    code = main(["local-run", str(dataset_file), "--provision", "--job-checks", "1"])
+def test_given_a_valid_file_when_local_run_then_exit_0_and_the_last_line_is_succeeded(capsys, dataset_file, tmp_path):
+    code = main(["local-run", str(dataset_file), "--provision", "--job-checks", "1", "--download", str(tmp_path)])
 
     lines, _ = _lines(capsys)
     assert code == 0
@@ -39,6 +39,9 @@ def test_given_a_valid_file_when_local_run_then_exit_0_and_the_last_line_is_succ
     assert any(line.strip().startswith("datasets/") for line in lines)
     assert any(line.strip().startswith("reports/") for line in lines)
     assert any(line.strip().startswith("jobs/") for line in lines)
+    # --download: the in-memory bucket's outputs survive the run.
+    assert list(tmp_path.glob("datasets/*/train.jsonl"))
+    assert list(tmp_path.glob("reports/*/validation-report.json"))
 
 
 def test_given_a_file_with_a_broken_line_when_local_run_then_exit_1_naming_the_line(capsys, invalid_dataset_file):
