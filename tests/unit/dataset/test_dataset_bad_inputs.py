@@ -40,51 +40,132 @@ CASES = [
     ("empty-completion", pc_line, b'{"prompt": "a", "completion": ""}', "empty-text", "$.completion", "empty"),
     ("deep-extra-field", pc_line, DEEP, "too-deep", "$.meta", "deeper than 64"),
     ("very-deep", pc_line, VERY_DEEP, "too-deep", None, "deeper than 64"),
-    ("bad-schema-version", conversation_line, conv(msg("user")) .replace(b"2024", b"2023"),
-     "schema-version", "$.schemaVersion", "expected 'bedrock-conversation-2024'"),
-    ("missing-schema-version", conversation_line, b'{"messages": []}', "missing-field", "$.schemaVersion",
-     "required"),
-    ("two-system-items", conversation_line, conv(msg("user"), system=[{"text": "a"}, {"text": "b"}]),
-     "system-items", "$.system", "at most one"),
-    ("assistant-first", conversation_line, conv(msg("assistant")), "role-order", "$.messages[0].role",
-     "expected 'user' first, got 'assistant'"),
-    ("user-twice", conversation_line, conv(msg("user"), msg("user")), "role-order", "$.messages[1].role",
-     "expected 'assistant' after 'user', got 'user'"),
-    ("image", conversation_line, conv(msg("user", image={"format": "png"})), "unsupported-content",
-     "$.messages[0].content[0].image", "not supported"),
-    ("tool-use", conversation_line, conv(msg("user"), msg("assistant", toolUse={"name": "x"})),
-     "unsupported-content", "$.messages[1].content[0].toolUse", "not supported"),
-    ("two-content-items", conversation_line,
-     conv({"role": "user", "content": [{"text": "a"}, {"text": "b"}]}), "content-items",
-     "$.messages[0].content", "exactly one"),
-    ("empty-text", conversation_line, conv(msg("user", "")), "empty-text", "$.messages[0].content[0].text",
-     "empty"),
-    ("system-role-in-messages", conversation_line, conv(msg("user"), msg("system")), "bad-role",
-     "$.messages[1].role", "got 'system'"),
+    (
+        "bad-schema-version",
+        conversation_line,
+        conv(msg("user")).replace(b"2024", b"2023"),
+        "schema-version",
+        "$.schemaVersion",
+        "expected 'bedrock-conversation-2024'",
+    ),
+    ("missing-schema-version", conversation_line, b'{"messages": []}', "missing-field", "$.schemaVersion", "required"),
+    (
+        "two-system-items",
+        conversation_line,
+        conv(msg("user"), system=[{"text": "a"}, {"text": "b"}]),
+        "system-items",
+        "$.system",
+        "at most one",
+    ),
+    (
+        "assistant-first",
+        conversation_line,
+        conv(msg("assistant")),
+        "role-order",
+        "$.messages[0].role",
+        "expected 'user' first, got 'assistant'",
+    ),
+    (
+        "user-twice",
+        conversation_line,
+        conv(msg("user"), msg("user")),
+        "role-order",
+        "$.messages[1].role",
+        "expected 'assistant' after 'user', got 'user'",
+    ),
+    (
+        "image",
+        conversation_line,
+        conv(msg("user", image={"format": "png"})),
+        "unsupported-content",
+        "$.messages[0].content[0].image",
+        "not supported",
+    ),
+    (
+        "tool-use",
+        conversation_line,
+        conv(msg("user"), msg("assistant", toolUse={"name": "x"})),
+        "unsupported-content",
+        "$.messages[1].content[0].toolUse",
+        "not supported",
+    ),
+    (
+        "two-content-items",
+        conversation_line,
+        conv({"role": "user", "content": [{"text": "a"}, {"text": "b"}]}),
+        "content-items",
+        "$.messages[0].content",
+        "exactly one",
+    ),
+    ("empty-text", conversation_line, conv(msg("user", "")), "empty-text", "$.messages[0].content[0].text", "empty"),
+    (
+        "system-role-in-messages",
+        conversation_line,
+        conv(msg("user"), msg("system")),
+        "bad-role",
+        "$.messages[1].role",
+        "got 'system'",
+    ),
     ("unknown-top-field", conversation_line, conv(msg("user"), extra=1), "unknown-field", "$.extra", "allowed"),
-    ("content-string", conversation_line, conv({"role": "user", "content": "hi"}), "wrong-type",
-     "$.messages[0].content", "expected an array"),
+    (
+        "content-string",
+        conversation_line,
+        conv({"role": "user", "content": "hi"}),
+        "wrong-type",
+        "$.messages[0].content",
+        "expected an array",
+    ),
     ("no-messages", conversation_line, conv(), "missing-field", "$.messages", "at least one"),
-    ("text-number", conversation_line, conv(msg("user", 7)), "wrong-type", "$.messages[0].content[0].text",
-     "expected a string"),
-    ("chat-image", chat_line, b'{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}',
-     "unsupported-content", "$.messages[0].content[0].type", "not supported"),
-    ("chat-tool-role", chat_line, b'{"messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]}',
-     "unsupported-content", "$.messages[1].role", "'tool'"),
-    ("chat-late-system", chat_line, b'{"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]}',
-     "role-order", "$.messages[1].role", "only allowed first"),
-    ("chat-tool-calls", chat_line,
-     b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "tool_calls": [{}]}]}',
-     "unsupported-content", "$.messages[1].tool_calls", "tool use"),
+    (
+        "text-number",
+        conversation_line,
+        conv(msg("user", 7)),
+        "wrong-type",
+        "$.messages[0].content[0].text",
+        "expected a string",
+    ),
+    (
+        "chat-image",
+        chat_line,
+        b'{"messages": [{"role": "user", "content": [{"type": "image_url", "image_url": {}}]}]}',
+        "unsupported-content",
+        "$.messages[0].content[0].type",
+        "not supported",
+    ),
+    (
+        "chat-tool-role",
+        chat_line,
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "tool", "content": "b"}]}',
+        "unsupported-content",
+        "$.messages[1].role",
+        "'tool'",
+    ),
+    (
+        "chat-late-system",
+        chat_line,
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "system", "content": "b"}]}',
+        "role-order",
+        "$.messages[1].role",
+        "only allowed first",
+    ),
+    (
+        "chat-tool-calls",
+        chat_line,
+        b'{"messages": [{"role": "user", "content": "a"}, {"role": "assistant", "content": "b", "tool_calls": [{}]}]}',
+        "unsupported-content",
+        "$.messages[1].tool_calls",
+        "tool use",
+    ),
 ]
 
 
-@pytest.mark.parametrize(("make_line", "bad", "kind", "field", "words"), [c[1:] for c in CASES],
-                         ids=[c[0] for c in CASES])
+@pytest.mark.parametrize(
+    ("make_line", "bad", "kind", "field", "words"), [c[1:] for c in CASES], ids=[c[0] for c in CASES]
+)
 def test_given_one_bad_record_when_validated_then_its_kind_line_and_field_are_reported(
     make_line, bad: bytes, kind: str, field: str | None, words: str
 ) -> None:
-    lines = dataset(2, make_line) + [bad] + dataset(100, make_line, start=2)
+    lines = [*dataset(2, make_line), bad, *dataset(100, make_line, start=2)]
     report, sink = run(jsonl(lines), name="s3://bucket/incoming/x.jsonl")
     assert not report.ok
     assert sink.state == "aborted" and not sink.data
@@ -98,12 +179,13 @@ def test_given_one_bad_record_when_validated_then_its_kind_line_and_field_are_re
     assert report.first_error.startswith("s3://bucket/incoming/x.jsonl line 3: ")
 
 
-@pytest.mark.parametrize(("make_line", "bad", "kind", "field", "words"), [c[1:] for c in CASES[:4]],
-                         ids=[c[0] for c in CASES[:4]])
+@pytest.mark.parametrize(
+    ("make_line", "bad", "kind", "field", "words"), [c[1:] for c in CASES[:4]], ids=[c[0] for c in CASES[:4]]
+)
 def test_given_one_bad_record_when_dropping_then_it_is_dropped_and_the_rest_is_written(
     make_line, bad: bytes, kind: str, field: str | None, words: str
 ) -> None:
-    lines = dataset(2, make_line) + [bad] + dataset(100, make_line, start=2)
+    lines = [*dataset(2, make_line), bad, *dataset(100, make_line, start=2)]
     report, sink = run(jsonl(lines), on_invalid="drop")
     assert report.ok and report.first_error is None
     assert (report.records_dropped, report.records_written, report.error_counts) == (1, 102, {kind: 1})

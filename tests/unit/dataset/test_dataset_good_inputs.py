@@ -49,8 +49,10 @@ def test_given_prompt_only_records_when_converted_then_there_is_no_assistant_mes
     lines += [json.dumps({"prompt": f"r{i}", "completion": None}).encode() for i in range(60)]
     report, sink = run(jsonl(lines))
     assert report.ok
-    assert sink.records()[0] == {"schemaVersion": "bedrock-conversation-2024",
-                                 "messages": [{"role": "user", "content": [{"text": "q0"}]}]}
+    assert sink.records()[0] == {
+        "schemaVersion": "bedrock-conversation-2024",
+        "messages": [{"role": "user", "content": [{"text": "q0"}]}],
+    }
     revalidate(bytes(sink.data))
 
 
@@ -62,7 +64,7 @@ def test_given_conversation_records_when_converted_then_they_pass_through_with_t
 
 
 def test_given_a_run_system_prompt_when_converting_conversations_then_it_replaces_theirs() -> None:
-    lines = dataset(100, lambda n: conversation_line(n, system="old")) + [conversation_line(1000)]
+    lines = [*dataset(100, lambda n: conversation_line(n, system="old")), conversation_line(1000)]
     _, sink = run(jsonl(lines), system_prompt="new")
     assert {json.dumps(r["system"]) for r in sink.records()} == {'[{"text": "new"}]'}
 
@@ -73,8 +75,10 @@ def test_given_chat_records_when_converted_then_the_system_message_becomes_syste
     assert sink.records()[7] == {
         "schemaVersion": "bedrock-conversation-2024",
         "system": [{"text": "You help customers."}],
-        "messages": [{"role": "user", "content": [{"text": "question 7"}]},
-                     {"role": "assistant", "content": [{"text": "answer 7"}]}],
+        "messages": [
+            {"role": "user", "content": [{"text": "question 7"}]},
+            {"role": "assistant", "content": [{"text": "answer 7"}]},
+        ],
     }
     revalidate(bytes(sink.data))
 
@@ -93,8 +97,11 @@ def test_given_multi_turn_conversations_when_validated_then_they_are_accepted() 
 
 @pytest.mark.parametrize(
     ("forced", "other", "kind"),
-    [("prompt-completion", chat_line, "missing-field"), ("conversation", pc_line, "unknown-field"),
-     ("chat", pc_line, "missing-field")],
+    [
+        ("prompt-completion", chat_line, "missing-field"),
+        ("conversation", pc_line, "unknown-field"),
+        ("chat", pc_line, "missing-field"),
+    ],
 )
 def test_given_a_forced_format_when_records_have_another_shape_then_they_are_invalid(
     forced: str, other, kind: str

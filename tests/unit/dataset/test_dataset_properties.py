@@ -69,7 +69,7 @@ def test_given_any_bytes_when_checked_for_utf8_then_the_answer_matches_python(da
 
 
 def test_given_the_notebook_shape_when_converted_then_records_equal_what_the_notebook_writes() -> None:
-    tricky = ["plain", "quote \" and backslash \\", "new\nline\ttab", "unicode café — 🙂", "</script>", "\u2028"]
+    tricky = ["plain", 'quote " and backslash \\', "new\nline\ttab", "unicode café — 🙂", "</script>", "\u2028"]
     lines = [json.dumps({"prompt": f"{t} {i}", "completion": f"re: {t}", "id": i}) for i, t in enumerate(tricky * 20)]
     text = "\n".join(lines) + "\n"
     system = "You are a support agent. Answer in one paragraph."
