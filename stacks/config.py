@@ -90,7 +90,8 @@ class PipelineConfig(Strict):
 
 
 CONTEXT_KEYS: tuple[str, ...] = tuple(
-    f.encode_name for f in msgspec.structs.fields(PipelineConfig)  # the camelCase names
+    f.encode_name
+    for f in msgspec.structs.fields(PipelineConfig)  # the camelCase names
 )
 _STRUCTURED = {"polling", "throttleRetry"}
 _LISTS = {"allowedTeacherModels", "allowedStudentModels", "allowedDataBuckets"}
@@ -132,7 +133,9 @@ def _refuse_lookalikes(context: dict[str, Any]) -> None:
         if key in CONTEXT_KEYS or key.startswith(("@", "aws:", "aws-cdk:")) or ":" in key:
             continue
         lower = key.lower()
-        prefixed = [n for low, n in ours.items() if lower.startswith(low) or (len(lower) >= 4 and low.startswith(lower))]
+        prefixed = [
+            n for low, n in ours.items() if lower.startswith(low) or (len(lower) >= 4 and low.startswith(lower))
+        ]
         close = difflib.get_close_matches(lower, list(ours), n=1, cutoff=0.85)
         suggestion = prefixed or [ours[c] for c in close]
         if suggestion:

@@ -11,6 +11,7 @@ from constructs import Construct
 from stacks.config import PipelineConfig
 from stacks.constructs import BedrockServiceRole, PipelineFunctions
 from stacks.constructs.functions import retention
+from stacks.constructs.operations import NotificationTopic, RunTriggers
 from stacks.workflow import DistillationWorkflow
 
 
@@ -19,7 +20,12 @@ class PipelineStack(Stack):
         super().__init__(scope, id, description="Bedrock distillation pipeline: functions and state machine", **kwargs)
         layout = config.layout
         bedrock_role = BedrockServiceRole(self, "BedrockServiceRole", bucket=bucket, layout=layout)
-        functions = PipelineFunctions(self, "Functions", bucket=bucket, bedrock_role=bedrock_role.role, config=config)
+        notifications = NotificationTopic(
+            self, "Notifications", email=config.notification_email, key=bucket.encryption_key
+        )
+        functions = PipelineFunctions(
+            self, "Functions", bucket=bucket, bedrock_role=bedrock_role.role, topic=notifications.topic, config=config
+        )
         workflow = DistillationWorkflow(self, "Workflow", functions=functions, throttle=config.throttle_retry)
 
         # ERROR level without execution data: failures are logged, but the prompts and system prompt that
@@ -41,6 +47,19 @@ class PipelineStack(Stack):
             tracing_enabled=True,
             logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
         )
+        functions.allow_runs_of(self.state_machine)
+        triggers = RunTriggers(
+            self,
+            "Operations",
+            bucket=bucket,
+            drop_prefix=layout.drop_prefix,
+            state_machine=self.state_machine,
+            start_from_drop=functions.start_from_drop,
+            notify_failure=functions.notify_failure,
+            topic=notifications.topic,
+        )
+        self.topic = notifications.topic
+        self.alarm = triggers.alarm
         self.bucket = bucket
         self.functions = functions
         self.bedrock_role = bedrock_role.role
@@ -48,3 +67,5 @@ class PipelineStack(Stack):
         # BucketName and DropPrefix are outputs of the data stack (re-exporting an import is a cfn-lint W6001).
         CfnOutput(self, "StateMachineArn", value=self.state_machine.state_machine_arn,
                   description="Start a run here (distill start, or the Step Functions console)")  # fmt: skip
+        CfnOutput(self, "NotificationTopicArn", value=self.topic.topic_arn,
+                  description="Subscribe here to hear how runs end")  # fmt: skip

@@ -10,8 +10,6 @@ import sys
 from datetime import UTC, datetime
 from typing import Any
 
-MARKER = ("created-by", "distill-pipeline")  # distill.settings.PipelineSettings.resource_tags
-
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
@@ -27,8 +25,9 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 def run(args: argparse.Namespace, ask: Any = input) -> int:
     from distill import bedrock
+    from distill.settings import PIPELINE_TAG
 
-    found = bedrock.pipeline_throughputs(*MARKER)
+    found = bedrock.pipeline_throughputs(*PIPELINE_TAG)
     if not found:
         print("nothing to clean up: no provisioned throughput created by this pipeline")
         return 0

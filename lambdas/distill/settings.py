@@ -20,6 +20,8 @@ SETTINGS_ENV = "PIPELINE_SETTINGS"
 DEFAULT_TEACHER = "amazon.nova-pro-v1:0"
 DEFAULT_STUDENT = "amazon.nova-micro-v1:0:128k"
 DEFAULT_MAX_RESPONSE_LENGTH = 1000
+# The tag on everything the pipeline creates in Bedrock: cleanup and the cost guard find resources by it.
+PIPELINE_TAG = ("created-by", "distill-pipeline")
 
 PositiveInt = Annotated[int, msgspec.Meta(ge=1)]
 
@@ -75,7 +77,7 @@ class PipelineSettings(Strict):
     polling: PollingPolicy = PollingPolicy()
     # Tags put on every job, custom model and provisioned throughput the pipeline creates (cleanup finds
     # them by these).
-    resource_tags: dict[str, str] = msgspec.field(default_factory=lambda: {"created-by": "distill-pipeline"})
+    resource_tags: dict[str, str] = msgspec.field(default_factory=lambda: dict([PIPELINE_TAG]))
     custom_model_kms_key_arn: str = ""
     # SNS topic told how each run ended ("" = no notifications).
     notification_topic_arn: str = ""

@@ -5,14 +5,16 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import msgspec
-from aws_cdk import Duration, RemovalPolicy, Stack
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_logs as logs
 from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
-from distill.settings import PipelineSettings
+from distill.settings import PIPELINE_TAG, PipelineSettings
 from stacks.bundling import EXCLUDE, LAMBDA_DIR, bundling_options
 from stacks.config import PipelineConfig
 from stacks.constructs.arns import bedrock_arn, model_arns
@@ -37,6 +39,11 @@ HANDLERS = {
     "check_job": FunctionSpec(),
     "provision_throughput": FunctionSpec(),
     "check_throughput": FunctionSpec(),
+    "try_model": FunctionSpec(),
+    "finish_run": FunctionSpec(),
+    # Outside the state machine: EventBridge targets.
+    "start_from_drop": FunctionSpec(),
+    "notify_failure": FunctionSpec(),
 }
 
 ENVIRONMENT = {
@@ -57,7 +64,14 @@ def retention(days: int) -> logs.RetentionDays:
 
 class PipelineFunctions(Construct):
     def __init__(
-        self, scope: Construct, id: str, *, bucket: s3.IBucket, bedrock_role: iam.IRole, config: PipelineConfig
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket: s3.IBucket,
+        bedrock_role: iam.IRole,
+        topic: sns.ITopic,
+        config: PipelineConfig,
     ) -> None:
         super().__init__(scope, id)
         settings = PipelineSettings(
@@ -69,6 +83,7 @@ class PipelineFunctions(Construct):
             allowed_student_models=config.allowed_student_models,
             allowed_data_buckets=config.allowed_data_buckets,
             polling=config.polling,
+            notification_topic_arn=topic.topic_arn,
         )
         # to_json_string keeps the bucket name and role ARN as CloudFormation references (the JSON round trip
         # only turns tuples into lists, which jsii cannot pass).
@@ -82,6 +97,7 @@ class PipelineFunctions(Construct):
 
         self._grant_prepare(bucket, config)
         self._grant_bedrock(bedrock_role, config)
+        self._grant_operations(bucket, topic, config)
 
     # --- the functions, by what they do ---------------------------------------------------------------
     @property
@@ -108,12 +124,44 @@ class PipelineFunctions(Construct):
     def check_throughput(self) -> lambda_.Function:
         return self.by_module["check_throughput"]
 
+    @property
+    def try_model(self) -> lambda_.Function:
+        return self.by_module["try_model"]
+
+    @property
+    def finish_run(self) -> lambda_.Function:
+        return self.by_module["finish_run"]
+
+    @property
+    def start_from_drop(self) -> lambda_.Function:
+        return self.by_module["start_from_drop"]
+
+    @property
+    def notify_failure(self) -> lambda_.Function:
+        return self.by_module["notify_failure"]
+
+    def allow_runs_of(self, state_machine: sfn.IStateMachine) -> None:
+        """Rights that name the state machine, which exists only after the functions it runs."""
+        self.start_from_drop.add_environment("STATE_MACHINE_ARN", state_machine.state_machine_arn)
+        self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
+            sid="StartRuns", actions=["states:StartExecution"], resources=[state_machine.state_machine_arn],
+        ))  # fmt: skip
+        stack = Stack.of(self)
+        name = stack.split_arn(state_machine.state_machine_arn, ArnFormat.COLON_RESOURCE_NAME).resource_name
+        executions = stack.format_arn(service="states", resource="execution", resource_name=f"{name}:*",
+                                      arn_format=ArnFormat.COLON_RESOURCE_NAME)  # fmt: skip
+        self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadFailedRunHistory", actions=["states:GetExecutionHistory"], resources=[executions],
+        ))  # fmt: skip
+
     def _function(
         self, module: str, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str], log_days: int
     ) -> lambda_.Function:
         name = "".join(part.title() for part in module.split("_"))
         # The pipeline stack is disposable; run records live in the bucket's reports/ prefix.
-        log_group = logs.LogGroup(self, f"{name}Logs", retention=retention(log_days), removal_policy=RemovalPolicy.DESTROY)
+        log_group = logs.LogGroup(
+            self, f"{name}Logs", retention=retention(log_days), removal_policy=RemovalPolicy.DESTROY
+        )
         # Our own role: writes to its own log group only (no AWSLambdaBasicExecutionRole with logs on "*").
         role = iam.Role(self, f"{name}Role", assumed_by=iam.ServicePrincipal("lambda.amazonaws.com"))
         log_group.grant_write(role)
@@ -195,3 +243,44 @@ class PipelineFunctions(Construct):
         self.check_throughput.add_to_role_policy(iam.PolicyStatement(
             sid="CheckThroughput", actions=["bedrock:GetProvisionedModelThroughput"], resources=[provisioned],
         ))  # fmt: skip
+
+    def _grant_operations(self, bucket: s3.IBucket, topic: sns.ITopic, config: PipelineConfig) -> None:
+        layout = config.layout
+        reports = bucket.arn_for_objects(f"{layout.reports_prefix}*")
+        provisioned = bedrock_arn(self, "provisioned-model")
+        self.try_model.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadConvertedDataset", actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*")],
+        ))  # fmt: skip
+        # Converse on a provisioned model is authorized as bedrock:InvokeModel on that provisioned model.
+        self.try_model.add_to_role_policy(iam.PolicyStatement(
+            sid="TryTheDistilledModel", actions=["bedrock:InvokeModel"], resources=[provisioned],
+        ))  # fmt: skip
+        for fn in (self.finish_run, self.notify_failure):
+            fn.add_to_role_policy(
+                iam.PolicyStatement(sid="WriteRunSummary", actions=["s3:PutObject"], resources=[reports])
+            )
+            topic.grant_publish(fn)
+        self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadSidecarSettings", actions=["s3:GetObject"],
+            resources=[bucket.arn_for_objects(f"{layout.drop_prefix}*")],
+        ))  # fmt: skip
+        # The cost guard: find this pipeline's provisioned throughput by tag and delete a failed run's.
+        self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+            sid="ListProvisionedThroughput",
+            # List calls take no resource ARN (Bedrock's service authorization reference): "*" is the only
+            # resource they accept.
+            actions=["bedrock:ListProvisionedModelThroughputs"], resources=["*"],
+        ))  # fmt: skip
+        self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadThroughputTags", actions=["bedrock:ListTagsForResource"], resources=[provisioned],
+        ))  # fmt: skip
+        marker_key, marker_value = PIPELINE_TAG
+        self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+            sid="DeleteOwnThroughputOnly", actions=["bedrock:DeleteProvisionedModelThroughput"],
+            resources=[provisioned],
+            conditions={"StringEquals": {f"aws:ResourceTag/{marker_key}": marker_value}},
+        ))  # fmt: skip
+        for encrypted in filter(None, (bucket.encryption_key,)):
+            for fn in (self.try_model, self.finish_run, self.notify_failure, self.start_from_drop):
+                encrypted.grant_encrypt_decrypt(fn)

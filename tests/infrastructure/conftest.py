@@ -26,6 +26,11 @@ def flatten(value: Any) -> str:
         return f"<{value['Ref']}>"
     if "Fn::ImportValue" in value:
         return f"<import:{flatten(value['Fn::ImportValue'])}>"
+    if "Fn::Select" in value:
+        index, (source) = value["Fn::Select"]
+        if "Fn::Split" in source:
+            separator, text = source["Fn::Split"]
+            return f"<{flatten(text)}.split({separator!r})[{index}]>"
     raise AssertionError(f"unexpected intrinsic {value}")
 
 

@@ -60,16 +60,36 @@ def test_given_default_config_when_synthesized_then_prepare_function_reads_only_
     assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*"]}}
 
 
-def test_given_default_config_when_synthesized_then_only_prepare_function_touches_s3(synth):
+def test_given_default_config_when_synthesized_then_each_function_reaches_only_its_own_prefixes(synth):
+    def s3_access(function: str) -> set[tuple[str, str]]:
+        return {
+            (action, resource.rsplit("/", 1)[-1] if "/" in resource else "<bucket>")
+            for statement in synth.statements(_role_of(synth, function))
+            for action in statement["Action"]
+            if action.startswith("s3:")
+            for resource in statement["Resource"]
+        }
+
     s3_roles = {
-        policy_role["Ref"]
+        policy_role["Ref"][:-8]
         for policy in synth.resources("AWS::IAM::Policy").values()
         for policy_role in policy["Properties"]["Roles"]
         for statement in policy["Properties"]["PolicyDocument"]["Statement"]
         for action in ([statement["Action"]] if isinstance(statement["Action"], str) else statement["Action"])
         if action.startswith("s3:")
     }
-    assert {role[:-8] for role in s3_roles} == {"BedrockServiceRole", "FunctionsPrepareDatasetRole"}
+    assert s3_roles == {
+        "BedrockServiceRole", "FunctionsPrepareDatasetRole", "FunctionsTryModelRole", "FunctionsFinishRunRole",
+        "FunctionsNotifyFailureRole", "FunctionsStartFromDropRole",
+    }  # fmt: skip
+    assert s3_access("TryModel") == {("s3:GetObject", "*")} and synth.allowed(
+        _role_of(synth, "TryModel"), "s3:GetObject"
+    ) == {f"{BUCKET_ARN}/datasets/*"}
+    for writer in ("FinishRun", "NotifyFailure"):
+        assert synth.allowed(_role_of(synth, writer), "s3:PutObject") == {f"{BUCKET_ARN}/reports/*"}
+        assert {a for a, _ in s3_access(writer)} == {"s3:PutObject"}
+    assert synth.allowed(_role_of(synth, "StartFromDrop"), "s3:GetObject") == {f"{BUCKET_ARN}/incoming/*"}
+    assert {a for a, _ in s3_access("StartFromDrop")} == {"s3:GetObject"}
 
 
 def test_given_default_config_when_synthesized_then_passrole_is_only_on_the_bedrock_role_for_bedrock(synth):
@@ -107,14 +127,36 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     assert bedrock_actions("CheckRunSettings") == set()
     assert bedrock_actions("PrepareDataset") == set()
     assert bedrock_actions("StartJob") == {
-        "bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob", "bedrock:TagResource"}
+        "bedrock:CreateModelCustomizationJob",
+        "bedrock:GetModelCustomizationJob",
+        "bedrock:TagResource",
+    }
     assert bedrock_actions("CheckJob") == {"bedrock:GetModelCustomizationJob"}
     assert bedrock_actions("ProvisionThroughput") == {"bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"}
     assert bedrock_actions("CheckThroughput") == {"bedrock:GetProvisionedModelThroughput"}
+    assert bedrock_actions("TryModel") == {"bedrock:InvokeModel"}
+    assert bedrock_actions("FinishRun") == set()
+    assert bedrock_actions("StartFromDrop") == set()
+    assert bedrock_actions("NotifyFailure") == {
+        "bedrock:ListProvisionedModelThroughputs",
+        "bedrock:ListTagsForResource",
+        "bedrock:DeleteProvisionedModelThroughput",
+    }
+    assert synth.allowed(_role_of(synth, "TryModel"), "bedrock:InvokeModel") == {f"{PREFIX}:provisioned-model/*"}
+    (delete,) = [
+        s
+        for s in synth.statements(_role_of(synth, "NotifyFailure"))
+        if "bedrock:DeleteProvisionedModelThroughput" in s["Action"]
+    ]
+    assert delete["Resource"] == [f"{PREFIX}:provisioned-model/*"]
+    assert delete["Condition"] == {"StringEquals": {"aws:ResourceTag/created-by": "distill-pipeline"}}
     assert synth.allowed(_role_of(synth, "CheckJob"), "bedrock:GetModelCustomizationJob") == {
-        f"{PREFIX}:model-customization-job/*"}
+        f"{PREFIX}:model-customization-job/*"
+    }
     assert synth.allowed(_role_of(synth, "ProvisionThroughput"), "bedrock:CreateProvisionedModelThroughput") == {
-        f"{PREFIX}:custom-model/*", f"{PREFIX}:provisioned-model/*"}
+        f"{PREFIX}:custom-model/*",
+        f"{PREFIX}:provisioned-model/*",
+    }
     assert synth.allowed(_role_of(synth, "CheckThroughput"), "bedrock:GetProvisionedModelThroughput") == {
         f"{PREFIX}:provisioned-model/*"}  # fmt: skip
 
@@ -125,7 +167,8 @@ def test_given_default_config_when_synthesized_then_functions_write_logs_only_to
             assert not role["Properties"].get("ManagedPolicyArns"), key
             name = key.removeprefix("Functions").split("Role")[0]
             assert synth.allowed(key[:-8], "logs:PutLogEvents") == {
-                f"<Functions{name}Logs{_suffix(synth, f'Functions{name}Logs')}.Arn>"}
+                f"<Functions{name}Logs{_suffix(synth, f'Functions{name}Logs')}.Arn>"
+            }
 
 
 def _suffix(synth, prefix: str) -> str:

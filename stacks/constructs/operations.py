@@ -1,0 +1,105 @@
+"""Running unattended: the notification topic, the alarm, and the two EventBridge rules.
+
+* Object Created under the drop prefix -> "start run for dropped file" (one run per object, see distill.drops);
+* an execution that FAILED, TIMED_OUT or was ABORTED -> "notify failure" (summary, notice, cost guard);
+* an alarm on failed/timed-out/aborted executions publishes to the same topic, so the topic hears of a
+  failure even if the notifier itself broke.
+"""
+
+from __future__ import annotations
+
+from aws_cdk import Duration
+from aws_cdk import aws_cloudwatch as cloudwatch
+from aws_cdk import aws_cloudwatch_actions as cw_actions
+from aws_cdk import aws_events as events
+from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_lambda as lambda_
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_stepfunctions as sfn
+from constructs import Construct
+
+from distill.drops import DATA_SUFFIXES
+
+
+class NotificationTopic(Construct):
+    """Where people hear how runs end (email subscription from ``notificationEmail``)."""
+
+    def __init__(self, scope: Construct, id: str, *, email: str, key: kms.IKey | None) -> None:
+        super().__init__(scope, id)
+        self.topic = sns.Topic(
+            self,
+            "Topic",
+            display_name="Bedrock distillation runs",
+            # Encrypted at rest (the project's key, or the AWS managed SNS key) and TLS-only.
+            master_key=key or kms.Alias.from_alias_name(self, "AwsManagedSnsKey", "alias/aws/sns"),
+            enforce_ssl=True,
+        )
+        if email:
+            self.topic.add_subscription(subscriptions.EmailSubscription(email))
+
+
+class RunTriggers(Construct):
+    def __init__(
+        self,
+        scope: Construct,
+        id: str,
+        *,
+        bucket: s3.IBucket,
+        drop_prefix: str,
+        state_machine: sfn.IStateMachine,
+        start_from_drop: lambda_.IFunction,
+        notify_failure: lambda_.IFunction,
+        topic: sns.ITopic,
+    ) -> None:
+        super().__init__(scope, id)
+        events.Rule(
+            self,
+            "DatasetDropped",
+            description="A .jsonl/.jsonl.gz file lands in the drop zone: start one run for it",
+            event_pattern=events.EventPattern(
+                source=["aws.s3"],
+                detail_type=["Object Created"],
+                detail={
+                    "bucket": {"name": [bucket.bucket_name]},
+                    "object": {"key": [{"wildcard": f"{drop_prefix}*{suffix}"} for suffix in DATA_SUFFIXES]},
+                },
+            ),
+            targets=[targets.LambdaFunction(start_from_drop, retry_attempts=4, max_event_age=Duration.hours(2))],
+        )
+        events.Rule(
+            self,
+            "RunEndedBadly",
+            description="An execution failed, timed out or was aborted: summarize it and tell the topic",
+            event_pattern=events.EventPattern(
+                source=["aws.states"],
+                detail_type=["Step Functions Execution Status Change"],
+                detail={
+                    "stateMachineArn": [state_machine.state_machine_arn],
+                    "status": ["FAILED", "TIMED_OUT", "ABORTED"],
+                },
+            ),
+            targets=[targets.LambdaFunction(notify_failure, retry_attempts=4, max_event_age=Duration.hours(6))],
+        )
+        ended_badly = cloudwatch.MathExpression(
+            label="Runs that failed, timed out or were aborted",
+            expression="failed + timedOut + aborted",
+            using_metrics={
+                "failed": state_machine.metric_failed(statistic="Sum"),
+                "timedOut": state_machine.metric_timed_out(statistic="Sum"),
+                "aborted": state_machine.metric_aborted(statistic="Sum"),
+            },
+            period=Duration.minutes(5),
+        )
+        self.alarm = ended_badly.create_alarm(
+            self,
+            "RunsFailedAlarm",
+            alarm_description="A distillation run ended FAILED, TIMED_OUT or ABORTED (see the topic's notice)",
+            threshold=1,
+            evaluation_periods=1,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+            treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+        )
+        self.alarm.add_alarm_action(cw_actions.SnsAction(topic))

@@ -1,0 +1,97 @@
+"""The operations resources: drop trigger, failure rule, notification topic and alarm."""
+
+from __future__ import annotations
+
+import pytest
+from aws_cdk.assertions import Match, Template
+
+from stacks.app_builder import SKIP_BUNDLING, build_app
+
+pytestmark = pytest.mark.xdist_group("infrastructure")
+
+
+def _rule(synth, description_start: str) -> dict:
+    (rule,) = [
+        r["Properties"]
+        for r in synth.resources("AWS::Events::Rule").values()
+        if r["Properties"]["Description"].startswith(description_start)
+    ]
+    return rule
+
+
+def _target_function(synth, rule: dict) -> str:
+    (target,) = rule["Targets"]
+    return target["Arn"]["Fn::GetAtt"][0]
+
+
+def test_given_default_config_when_synthesized_then_a_dropped_jsonl_file_starts_the_starter_function(synth):
+    rule = _rule(synth, "A .jsonl")
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.s3"] and pattern["detail-type"] == ["Object Created"]
+    assert synth.flatten(pattern["detail"]["bucket"]["name"][0]).startswith("<import:DistillData:")
+    assert pattern["detail"]["object"]["key"] == [{"wildcard": "incoming/*.jsonl"}, {"wildcard": "incoming/*.jsonl.gz"}]
+    assert _target_function(synth, rule).startswith("FunctionsStartFromDrop")
+    assert rule["Targets"][0]["RetryPolicy"] == {"MaximumEventAgeInSeconds": 7200, "MaximumRetryAttempts": 4}
+
+
+def test_given_default_config_when_synthesized_then_the_data_bucket_sends_events_to_eventbridge(synth):
+    synth.data.has_resource_properties(
+        "AWS::S3::Bucket", {"NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}}}
+    )
+
+
+def test_given_default_config_when_synthesized_then_failed_timed_out_and_aborted_runs_reach_the_notifier(synth):
+    rule = _rule(synth, "An execution failed")
+    pattern = rule["EventPattern"]
+    assert pattern["source"] == ["aws.states"]
+    assert pattern["detail-type"] == ["Step Functions Execution Status Change"]
+    assert pattern["detail"]["status"] == ["FAILED", "TIMED_OUT", "ABORTED"]
+    assert pattern["detail"]["stateMachineArn"] == [
+        {"Ref": next(iter(synth.resources("AWS::StepFunctions::StateMachine")))}
+    ]
+    assert _target_function(synth, rule).startswith("FunctionsNotifyFailure")
+
+
+def test_given_default_config_when_synthesized_then_the_topic_is_encrypted_and_tls_only(synth):
+    synth.pipeline.has_resource_properties("AWS::SNS::Topic", {"KmsMasterKeyId": Match.any_value()})
+    synth.pipeline.has_resource_properties(
+        "AWS::SNS::TopicPolicy",
+        {
+            "PolicyDocument": {
+                "Statement": Match.array_with(
+                    [Match.object_like({"Effect": "Deny", "Condition": {"Bool": {"aws:SecureTransport": "false"}}})]
+                )
+            }
+        },
+    )
+    synth.pipeline.resource_count_is("AWS::SNS::Subscription", 0)  # no email configured by default
+
+
+def test_given_default_config_when_synthesized_then_an_alarm_on_failed_runs_publishes_to_the_topic(synth):
+    (alarm,) = synth.resources("AWS::CloudWatch::Alarm").values()
+    props = alarm["Properties"]
+    assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
+    assert props["TreatMissingData"] == "notBreaching"
+    metrics = {m["MetricStat"]["Metric"]["MetricName"] for m in props["Metrics"] if "MetricStat" in m}
+    assert metrics == {"ExecutionsFailed", "ExecutionsTimedOut", "ExecutionsAborted"}
+    (topic,) = synth.resources("AWS::SNS::Topic")
+    assert props["AlarmActions"] == [{"Ref": topic}]
+
+
+def test_given_default_config_when_synthesized_then_functions_know_the_topic_and_the_starter_the_machine(synth):
+    (topic,) = synth.resources("AWS::SNS::Topic")
+    (machine,) = synth.resources("AWS::StepFunctions::StateMachine")
+    for key, function in synth.resources("AWS::Lambda::Function").items():
+        settings = synth.flatten(function["Properties"]["Environment"]["Variables"]["PIPELINE_SETTINGS"])
+        assert f'"notificationTopicArn":"<{topic}>"' in settings, key
+    starter = next(
+        f for k, f in synth.resources("AWS::Lambda::Function").items() if k.startswith("FunctionsStartFromDrop")
+    )
+    assert starter["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {"Ref": machine}
+
+
+def test_given_a_notification_email_when_synthesized_then_it_is_subscribed(tmp_path):
+    _app, _, pipeline = build_app({**SKIP_BUNDLING, "notificationEmail": "ml-team@example.com"}, outdir=str(tmp_path))
+    Template.from_stack(pipeline).has_resource_properties(
+        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ml-team@example.com"}
+    )
