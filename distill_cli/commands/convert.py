@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from typing import TYPE_CHECKING, Any
 
 from distill_cli.commands.validate import (
     UsageError,
@@ -18,6 +19,9 @@ from distill_cli.commands.validate import (
     progress_printer,
     usage_error,
 )
+
+if TYPE_CHECKING:
+    from distill.dataset import Sink
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -59,7 +63,7 @@ def _system_prompt(args: argparse.Namespace) -> str:
         raise UsageError(f"--system-prompt-file: {error}") from None
 
 
-def _sink(output: str, sources: list) -> object:
+def _sink(output: str, sources: list[Any]) -> Sink:
     if output.startswith("s3://"):
         from distill import aws
         from distill.dataset import S3MultipartSink
