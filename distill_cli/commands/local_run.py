@@ -34,7 +34,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="JSON",
         help='more execution input, merged over {"dataset": ...}, e.g. \'{"onInvalidRecords": "drop"}\'',
     )
-    parser.add_argument("--name", help="the execution name (default: local-<file>-<time>)")
+    parser.add_argument(
+        "--via-drop",
+        action="store_true",
+        help="start the run as a deployed pipeline does: the upload's Object Created event goes through the "
+        "template's EventBridge rule to the drop handler (--input/--provision become the <file>.settings.json sidecar)",
+    )
+    parser.add_argument("--name", help="the execution name (default: local-<file>-<time>; ignored with --via-drop)")
     parser.add_argument(
         "--job-checks", type=int, default=3, metavar="N", help="status checks before the simulated job ends"
     )
@@ -99,15 +105,34 @@ def run(args: argparse.Namespace) -> int:
         job_checks=args.job_checks,
         throughput_fails=args.throughput_fails,
     ) as pipeline:
-        key = pipeline.upload(args.file)
-        run_input = _execution_input(args, key)
-        name = args.name or default_execution_name(args.file)
         say(f"Simulated AWS: bucket {pipeline.bucket}, {len(pipeline.functions)} functions, state machine")
         say(f"  {pipeline.state_machine_arn}")
-        say(f"Uploaded {args.file} -> s3://{pipeline.bucket}/{key}")
-        say(f"Starting execution {name} (simulated job ends {args.job_outcome})")
-        say("")
-        result = pipeline.run(run_input, name=name, on_trace=None if args.quiet else say)
+        trace = None if args.quiet else say
+        if args.via_drop:
+            key = f"{pipeline.drop_prefix}{args.file.name}"
+            sidecar = {k: v for k, v in _execution_input(args, key).items() if k != "dataset"}
+            if sidecar:
+                say(f"Sidecar s3://{pipeline.bucket}/{key}.settings.json: {json.dumps(sidecar)}")
+            say(f"Dropping {args.file} -> s3://{pipeline.bucket}/{key} (simulated job ends {args.job_outcome})")
+            say("")
+            begun_run = time.monotonic()
+            deliveries = pipeline.drop(args.file, key, sidecar or None)
+            started = [d for d in deliveries if d.ok and isinstance(d.result, dict) and d.result.get("executionArn")]
+            for delivery in deliveries:
+                said = delivery.error or delivery.result
+                say(f"  rule {delivery.rule_name} -> {delivery.module}: {said}")
+            if not started:
+                say("FAILED: the drop started no execution")
+                return 1
+            result = pipeline.wait(started[0].result["executionArn"], on_trace=trace, started=begun_run)
+        else:
+            key = pipeline.upload(args.file)
+            run_input = _execution_input(args, key)
+            name = args.name or default_execution_name(args.file)
+            say(f"Uploaded {args.file} -> s3://{pipeline.bucket}/{key}")
+            say(f"Starting execution {name} (simulated job ends {args.job_outcome})")
+            say("")
+            result = pipeline.run(run_input, name=name, on_trace=trace)
         say("")
         _summary(say, pipeline, result)
         if args.download:

@@ -40,7 +40,7 @@ from pathlib import Path
 from typing import Any, TextIO
 
 from distill_cli.offline.template import Physical, Resolver, generated_name
-from distill_cli.offline.trace import Trace
+from distill_cli.offline.trace import Trace, facts
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -145,6 +145,34 @@ class Invocation:
 
 
 @dataclass
+class Delivery:
+    """One EventBridge rule target the harness invoked for an event."""
+
+    rule: str  # logical id of the AWS::Events::Rule
+    function: str
+    module: str  # handler module, e.g. "start_from_drop"
+    result: Any = None
+    error: str = ""  # "errorType: errorMessage" when the function failed
+
+    @property
+    def ok(self) -> bool:
+        return not self.error
+
+    @property
+    def rule_name(self) -> str:
+        """The rule's construct path as CDK names it, without the hash ('OperationsRunEndedBadly')."""
+        return re.sub(r"[0-9A-F]{8}$", "", self.rule)
+
+
+@dataclass
+class _Rule:
+    stack: str
+    logical_id: str
+    pattern: dict[str, Any]
+    targets: list[dict[str, Any]]
+
+
+@dataclass
 class RunResult:
     execution_arn: str
     status: str  # SUCCEEDED | FAILED | TIMED_OUT | ABORTED
@@ -154,6 +182,7 @@ class RunResult:
     history: list[dict[str, Any]] = field(default_factory=list)
     trace: list[str] = field(default_factory=list)
     seconds: float = 0.0
+    deliveries: list[Delivery] = field(default_factory=list)  # EventBridge targets the execution's end reached
 
     @property
     def succeeded(self) -> bool:
@@ -203,6 +232,23 @@ def _service_failure(code: str, when: str, response_headers: dict[str, str]) -> 
     return json.dumps(
         {"errorType": f"Lambda.{code}", "errorMessage": f"Simulated Lambda {code} ({when} the handler ran)"}
     ).encode()
+
+
+def _paged_history(response: Any) -> Any:
+    """GetExecutionHistory with reverseOrder, maxResults and nextToken, which moto 5.2.5 ignores (it always
+    answers every event, oldest first). The failure notifier reads the newest events first."""
+    from moto.core.responses import ActionResult
+
+    arn = response._get_param("executionArn")
+    events = list(response.stepfunction_backend.get_execution_history(arn)["events"])
+    if response._get_param("reverseOrder"):
+        events.reverse()
+    start = int(response._get_param("nextToken") or 0)
+    size = int(response._get_param("maxResults") or 100)
+    page: dict[str, Any] = {"events": events[start : start + size]}
+    if start + size < len(events):
+        page["nextToken"] = str(start + size)
+    return ActionResult(page)
 
 
 class _FakeLambdaContext:
@@ -404,6 +450,9 @@ class OfflinePipeline:
         self.definition: dict[str, Any] = {}
         self.resolver: Resolver | None = None
         self.functions: dict[str, str] = {}  # handler module -> function name
+        self.rules: list[_Rule] = []  # the templates' EventBridge rules (the harness delivers their events)
+        self.emit_status_events = True
+        self._lambda_client: Any = None
         self.moto_log: list[str] = []  # moto's interpreter logs every failed task: kept here, not on stderr
         self._stack = contextlib.ExitStack()
 
@@ -444,6 +493,9 @@ class OfflinePipeline:
         from unittest import mock
 
         self._stack.enter_context(mock.patch.object(LambdaSimpleBackend, "invoke", invoke))
+        from moto.stepfunctions.responses import StepFunctionResponse
+
+        self._stack.enter_context(mock.patch.object(StepFunctionResponse, "get_execution_history", _paged_history))
         # Runs last-in-first-out: executions still running are stopped while the mock is still up, so no
         # worker thread calls out after the simulated account is gone.
         self._stack.callback(self._stop_running)
@@ -474,7 +526,7 @@ class OfflinePipeline:
             "RegionalDomainName": f"{self.bucket}.s3.{REGION}.amazonaws.com",
         })}  # fmt: skip
         self.resolver = resolver = Resolver(synth.templates, region=REGION, account=ACCOUNT, physical=physical)
-        self._create_bucket(bucket_stack, bucket_id)
+        self._create_buckets()
 
         stack = synth.pipeline_stack
         machines = resolver.resources(stack, "AWS::StepFunctions::StateMachine")
@@ -522,6 +574,15 @@ class OfflinePipeline:
             )
             self.functions[str(fprops["Handler"]).rsplit(".", 1)[0].rsplit(".", 1)[-1]] = name
 
+        self.rules = [
+            _Rule(
+                s, logical_id, resolver.resolve(s, props["EventPattern"]), resolver.resolve(s, props.get("Targets", []))
+            )
+            for s in synth.templates
+            for logical_id, rule in resolver.resources(s, "AWS::Events::Rule").items()
+            if (props := rule.get("Properties", {})).get("EventPattern") and props.get("State", "ENABLED") == "ENABLED"
+        ]
+
         sns = boto3.client("sns", region_name=REGION)
         for s in synth.templates:
             for logical_id in resolver.resources(s, "AWS::SNS::Topic"):
@@ -567,21 +628,38 @@ class OfflinePipeline:
         return written
 
     def _the_bucket(self) -> tuple[str, str]:
+        """The project's data bucket: the one a ``...BucketName`` output names; else the one no other bucket
+        uses as its access-log destination; else the first."""
+        buckets: list[tuple[str, str]] = []
+        log_targets: set[str] = set()
         for stack in (self.synth.data_stack, self.synth.pipeline_stack):
-            buckets = [
-                logical
-                for logical, r in self.synth.templates[stack].get("Resources", {}).items()
-                if r.get("Type") == "AWS::S3::Bucket"
-            ]
-            if buckets:
-                return stack, buckets[0]
-        raise RuntimeError("no AWS::S3::Bucket in the synthesized templates")
+            template = self.synth.templates[stack]
+            for name, output in template.get("Outputs", {}).items():
+                ref = output.get("Value", {}).get("Ref") if isinstance(output.get("Value"), dict) else None
+                if name.endswith("BucketName") and template.get("Resources", {}).get(ref, {}).get("Type") == (
+                    "AWS::S3::Bucket"
+                ):
+                    return stack, str(ref)
+            for logical, resource in template.get("Resources", {}).items():
+                if resource.get("Type") == "AWS::S3::Bucket":
+                    buckets.append((stack, logical))
+                    target = resource.get("Properties", {}).get("LoggingConfiguration", {}).get("DestinationBucketName")
+                    if isinstance(target, dict) and "Ref" in target:
+                        log_targets.add(target["Ref"])
+        if not buckets:
+            raise RuntimeError("no AWS::S3::Bucket in the synthesized templates")
+        return next((b for b in buckets if b[1] not in log_targets), buckets[0])
 
-    def _create_bucket(self, stack: str, logical_id: str) -> None:
-        self.s3.create_bucket(Bucket=self.bucket)
-        props = self.synth.templates[stack]["Resources"][logical_id].get("Properties", {})
-        if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
-            self.s3.put_bucket_versioning(Bucket=self.bucket, VersioningConfiguration={"Status": "Enabled"})
+    def _create_buckets(self) -> None:
+        """Every bucket of the templates (the data bucket under the name this harness chose)."""
+        assert self.resolver is not None
+        for stack in self.synth.templates:
+            for logical_id, resource in self.resolver.resources(stack, "AWS::S3::Bucket").items():
+                name = self.resolver.physical_of(stack, logical_id).ref
+                self.s3.create_bucket(Bucket=name)
+                props = resource.get("Properties", {})
+                if props.get("VersioningConfiguration", {}).get("Status") == "Enabled":
+                    self.s3.put_bucket_versioning(Bucket=name, VersioningConfiguration={"Status": "Enabled"})
 
     # --- settings the handlers see -------------------------------------------------------------------
     @property
@@ -591,9 +669,11 @@ class OfflinePipeline:
         return dict(json.loads(config["Environment"]["Variables"]["PIPELINE_SETTINGS"]))
 
     def _lambda(self) -> Any:
-        import boto3
+        if self._lambda_client is None:
+            import boto3
 
-        return boto3.client("lambda", region_name=REGION)
+            self._lambda_client = boto3.client("lambda", region_name=REGION)
+        return self._lambda_client
 
     @property
     def drop_prefix(self) -> str:
@@ -681,6 +761,15 @@ class OfflinePipeline:
                 break
             time.sleep(self.poll_interval)
         described = self.sfn.describe_execution(executionArn=execution_arn)
+        deliveries: list[Delivery] = []
+        if self.emit_status_events and described["status"] in TERMINAL:
+            deliveries = self.emit(self.status_change_event(described))
+            for delivery in deliveries:
+                said = delivery.error or facts(delivery.result)
+                line = f"{time.monotonic() - started:7.2f}s + rule {delivery.rule_name} -> {delivery.module}: {said}"
+                lines.append(line)
+                if emit:
+                    emit(line)
         output = described.get("output")
         return RunResult(
             execution_arn=execution_arn,
@@ -691,7 +780,117 @@ class OfflinePipeline:
             history=history,
             trace=lines,
             seconds=time.monotonic() - started,
+            deliveries=deliveries,
         )
+
+    # --- EventBridge, as far as the pipeline uses it -------------------------------------------------------
+    def emit(self, event: Mapping[str, Any]) -> list[Delivery]:
+        """Deliver an event to the Lambda targets of every template rule whose pattern matches it.
+
+        moto's EventBridge does not invoke Lambda targets, so the harness matches the rules' patterns with
+        moto's own matcher and invokes the targets (synchronously; AWS does it asynchronously with retries).
+        """
+        from moto.events.models import EventPattern
+
+        deliveries = []
+        for rule in self.rules:
+            if not EventPattern.load(json.dumps(rule.pattern)).matches_event(dict(event)):
+                continue
+            for target in rule.targets:
+                arn = str(target.get("Arn", ""))
+                if ":lambda:" not in arn:
+                    continue
+                payload = target.get("Input") or json.dumps(event)
+                answer = self._lambda().invoke(FunctionName=arn, Payload=payload.encode())
+                body = json.loads(answer["Payload"].read() or b"null")
+                function = arn.rsplit(":", 1)[-1]
+                module = next((m for m, name in self.functions.items() if name == function), function)
+                delivery = Delivery(rule.logical_id, function, module)
+                if answer.get("FunctionError"):
+                    delivery.error = failure_message(answer["FunctionError"], json.dumps(body))
+                else:
+                    delivery.result = body
+                deliveries.append(delivery)
+        return deliveries
+
+    def drop(
+        self, path: str | Path, key: str | None = None, settings: Mapping[str, Any] | None = None
+    ) -> list[Delivery]:
+        """Upload into the drop zone as a person would (with an optional ``<key>.settings.json`` sidecar),
+        then deliver the "Object Created" event S3 sends to EventBridge."""
+        key = key or f"{self.drop_prefix}{Path(path).name}"
+        if settings is not None:
+            self.put(key + ".settings.json", json.dumps(dict(settings)))
+        self.upload(path, key)
+        return self.emit(self.object_created_event(key))
+
+    def object_created_event(self, key: str) -> dict[str, Any]:
+        head = self.s3.head_object(Bucket=self.bucket, Key=key)
+        obj: dict[str, Any] = {"key": key, "size": head["ContentLength"], "etag": head["ETag"].strip('"')}
+        if head.get("VersionId") and head["VersionId"] != "null":
+            obj["version-id"] = head["VersionId"]
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Object Created",
+            "source": "aws.s3",
+            "account": ACCOUNT,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": REGION,
+            "resources": [f"arn:aws:s3:::{self.bucket}"],
+            "detail": {
+                "version": "0",
+                "bucket": {"name": self.bucket},
+                "object": obj,
+                "request-id": uuid.uuid4().hex[:16].upper(),
+                "requester": ACCOUNT,
+                "source-ip-address": "127.0.0.1",
+                "reason": "PutObject",
+            },
+        }
+
+    def run_dropped(self, path: str | Path, key: str | None = None, settings: Mapping[str, Any] | None = None, *,
+                    timeout: float = 120.0, on_trace: Callable[[str], None] | None = None) -> RunResult:  # fmt: skip
+        """Drop a file and follow the execution the drop rule started."""
+        started = time.monotonic()
+        deliveries = self.drop(path, key, settings)
+        arns = [
+            d.result["executionArn"]
+            for d in deliveries
+            if d.ok and isinstance(d.result, dict) and d.result.get("executionArn")
+        ]
+        if not arns:
+            raise RuntimeError(f"the drop started no execution: {deliveries}")
+        result = self.wait(arns[0], timeout=timeout, on_trace=on_trace, started=started)
+        result.deliveries[:0] = deliveries
+        return result
+
+    def status_change_event(self, described: Mapping[str, Any]) -> dict[str, Any]:
+        def millis(value: Any) -> int | None:
+            return int(value.timestamp() * 1000) if hasattr(value, "timestamp") else None
+
+        return {
+            "version": "0",
+            "id": str(uuid.uuid4()),
+            "detail-type": "Step Functions Execution Status Change",
+            "source": "aws.states",
+            "account": ACCOUNT,
+            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+            "region": REGION,
+            "resources": [described["executionArn"]],
+            "detail": {
+                "executionArn": described["executionArn"],
+                "stateMachineArn": described["stateMachineArn"],
+                "name": described["name"],
+                "status": described["status"],
+                "startDate": millis(described.get("startDate")),
+                "stopDate": millis(described.get("stopDate")),
+                "input": described.get("input"),
+                "output": described.get("output"),
+                "error": described.get("error"),
+                "cause": described.get("cause"),
+            },
+        }
 
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
         for attempt in range(5):

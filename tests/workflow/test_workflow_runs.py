@@ -176,7 +176,7 @@ def test_given_an_unknown_input_field_when_run_then_check_run_settings_fails_nam
     assert "teacherModel" in result.message
     assert result.states_entered()[0] == "Check run settings"
     assert "Prepare dataset" not in result.states_entered()
-    assert pipeline.bedrock.calls == []
+    assert pipeline.bedrock.calls_of(CREATE_JOB) == []
 
 
 # --- at most one job -------------------------------------------------------------------------------------
