@@ -9,6 +9,7 @@ from typing import Any
 
 from aws_cdk import App, Environment
 
+from stacks.compliance import add_compliance_checks
 from stacks.config import PipelineConfig, from_context
 from stacks.data_stack import DataStack
 from stacks.pipeline_stack import PipelineStack
@@ -31,4 +32,6 @@ def build_app(context: dict[str, Any] | None = None, outdir: str | None = None) 
     env = Environment(account=os.environ.get("CDK_DEFAULT_ACCOUNT"), region=os.environ.get("CDK_DEFAULT_REGION"))
     data = DataStack(app, f"{config.stack_prefix}Data", config=config, env=env)
     pipeline = PipelineStack(app, f"{config.stack_prefix}Pipeline", bucket=data.bucket, config=config, env=env)
+    if config.compliance_checks:
+        add_compliance_checks(app)
     return app, data, pipeline

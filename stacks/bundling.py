@@ -1,6 +1,6 @@
 """Builds the Lambda asset on this machine, without Docker.
 
-pip downloads the pinned wheels built for the Lambda platform (Python 3.13 on arm64) and the shared core
+pip downloads the pinned wheels built for the Lambda platform (the runtime's Python on arm64) and the shared core
 and handlers are copied next to them. If pip fails the synth fails with pip's output: returning False
 would make the CDK fall back to Docker, which these machines do not have.
 """
@@ -14,8 +14,12 @@ from pathlib import Path
 
 import jsii
 from aws_cdk import BundlingOptions, DockerImage, ILocalBundling
+from aws_cdk import aws_lambda as lambda_
 
 LAMBDA_DIR = Path(__file__).resolve().parent.parent / "lambdas"
+# The newest Python runtime Lambda offers (cdk-nag AwsSolutions-L1); the wheels are fetched for the same one.
+RUNTIME = lambda_.Runtime.PYTHON_3_14
+PYTHON_VERSION = RUNTIME.name.removeprefix("python")
 SOURCE_PACKAGES = ("distill", "handlers")
 # Excluded from the asset hash and never copied: a stale .pyc must not change the asset.
 EXCLUDE = ["__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache"]
@@ -23,7 +27,9 @@ EXCLUDE = ["__pycache__", "*.pyc", ".mypy_cache", ".pytest_cache"]
 
 @jsii.implements(ILocalBundling)
 class LocalPythonBundler:
-    def __init__(self, source: Path = LAMBDA_DIR, platform: str = "manylinux2014_aarch64", python: str = "3.13"):
+    def __init__(
+        self, source: Path = LAMBDA_DIR, platform: str = "manylinux2014_aarch64", python: str = PYTHON_VERSION
+    ):
         self.source = source
         self.platform = platform
         self.python = python

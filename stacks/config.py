@@ -64,6 +64,9 @@ class PipelineConfig(Strict):
     log_retention_days: LogRetentionDays = 30
     notification_email: str = ""
     kms_key_arn: str = ""
+    access_log_retention_days: PositiveInt = 365
+    # cdk-nag's AwsSolutions checks on every synth (stacks/compliance.py); turn off only to iterate faster.
+    compliance_checks: bool = True
     stack_prefix: Annotated[str, msgspec.Meta(pattern=r"^[A-Za-z][A-Za-z0-9-]{0,100}$")] = "Distill"
 
     def __post_init__(self) -> None:

@@ -7,6 +7,7 @@ from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
+from stacks.compliance import acknowledge, skip_checkov
 from stacks.config import PipelineConfig
 
 
@@ -14,6 +15,31 @@ class DataStack(Stack):
     def __init__(self, scope: Construct, id: str, *, config: PipelineConfig, **kwargs) -> None:
         super().__init__(scope, id, description="Bedrock distillation pipeline: data bucket (retained)", **kwargs)
         key = kms.Key.from_key_arn(self, "BucketKey", config.kms_key_arn) if config.kms_key_arn else None
+        # Server access logs of the data bucket (who read or wrote which dataset). S3 delivers access logs only
+        # to a bucket with S3-managed encryption, hence no KMS key here.
+        self.access_logs = s3.Bucket(
+            self,
+            "AccessLogs",
+            encryption=s3.BucketEncryption.S3_MANAGED,
+            block_public_access=s3.BlockPublicAccess.BLOCK_ALL,
+            enforce_ssl=True,
+            object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
+            versioned=True,
+            removal_policy=RemovalPolicy.RETAIN,
+            lifecycle_rules=[
+                s3.LifecycleRule(
+                    id="ExpireAccessLogs",
+                    expiration=Duration.days(config.access_log_retention_days),
+                    noncurrent_version_expiration=Duration.days(1),
+                )
+            ],
+        )
+        skip_checkov(self.access_logs, "CKV_AWS_18", "This bucket is the access-log target of the data bucket.")
+        acknowledge(
+            self.access_logs,
+            "AwsSolutions-S1",
+            "This bucket is the access-log target itself; logging its own access would log every log delivery.",
+        )
         # Prefixes (BucketLayout): incoming/ drop zone, datasets/ converted data, jobs/ Bedrock output, reports/.
         self.bucket = s3.Bucket(
             self,
@@ -27,6 +53,8 @@ class DataStack(Stack):
             object_ownership=s3.ObjectOwnership.BUCKET_OWNER_ENFORCED,
             removal_policy=RemovalPolicy.RETAIN,
             auto_delete_objects=False,
+            server_access_logs_bucket=self.access_logs,
+            server_access_logs_prefix="data-bucket/",
             lifecycle_rules=[
                 s3.LifecycleRule(
                     id="ExpireOldVersionsAndAbortUploads",

@@ -2,15 +2,14 @@
 
 from __future__ import annotations
 
-from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
-from aws_cdk import aws_logs as logs
+from aws_cdk import CfnOutput, Duration, Stack
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.constructs import BedrockServiceRole, PipelineFunctions
-from stacks.constructs.functions import retention
+from stacks.constructs.log_groups import log_group
 from stacks.constructs.operations import NotificationTopic, RunTriggers
 from stacks.workflow import DistillationWorkflow
 
@@ -28,14 +27,14 @@ class PipelineStack(Stack):
         )
         workflow = DistillationWorkflow(self, "Workflow", functions=functions, throttle=config.throttle_retry)
 
-        # ERROR level without execution data: failures are logged, but the prompts and system prompt that
-        # travel in the state stay out of CloudWatch (the execution history keeps them for 90 days anyway).
-        log_group = logs.LogGroup(
+        # Every event (cdk-nag SF1) but without execution data: the prompts and system prompt that travel in the
+        # state stay out of CloudWatch (the execution history keeps them for 90 days anyway).
+        machine_logs = log_group(
             self,
             "StateMachineLogs",
-            log_group_name=f"/aws/vendedlogs/states/{self.stack_name}-distillation",
-            retention=retention(config.log_retention_days),
-            removal_policy=RemovalPolicy.DESTROY,
+            days=config.log_retention_days,
+            key=bucket.encryption_key,
+            name=f"/aws/vendedlogs/states/{self.stack_name}-distillation",
         )
         self.state_machine = sfn.StateMachine(
             self,
@@ -45,7 +44,7 @@ class PipelineStack(Stack):
             state_machine_type=sfn.StateMachineType.STANDARD,
             timeout=Duration.hours(config.execution_timeout_hours),
             tracing_enabled=True,
-            logs=sfn.LogOptions(destination=log_group, level=sfn.LogLevel.ERROR, include_execution_data=False),
+            logs=sfn.LogOptions(destination=machine_logs, level=sfn.LogLevel.ALL, include_execution_data=False),
         )
         functions.allow_runs_of(self.state_machine)
         triggers = RunTriggers(

@@ -18,10 +18,12 @@ from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
 from aws_cdk import aws_sns_subscriptions as subscriptions
+from aws_cdk import aws_sqs as sqs
 from aws_cdk import aws_stepfunctions as sfn
 from constructs import Construct
 
 from distill.drops import DATA_SUFFIXES
+from stacks.compliance import acknowledge, skip_checkov
 
 
 class NotificationTopic(Construct):
@@ -55,6 +57,21 @@ class RunTriggers(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
+        # Events a target could not take after its retries are kept here instead of lost (14 days).
+        self.undelivered = sqs.Queue(
+            self,
+            "UndeliveredEvents",
+            encryption=sqs.QueueEncryption.SQS_MANAGED,
+            enforce_ssl=True,
+            retention_period=Duration.days(14),
+        )
+        acknowledge(self.undelivered, "AwsSolutions-SQS3", "This queue is itself the rules' dead-letter queue.")
+        skip_checkov(
+            self.undelivered,
+            "CKV_AWS_27",
+            "Encrypted with SQS-managed keys (SSE-SQS): EventBridge cannot deliver to a queue under the AWS managed "
+            "KMS key, which cannot grant it access.",
+        )
         events.Rule(
             self,
             "DatasetDropped",
@@ -67,7 +84,14 @@ class RunTriggers(Construct):
                     "object": {"key": [{"wildcard": f"{drop_prefix}*{suffix}"} for suffix in DATA_SUFFIXES]},
                 },
             ),
-            targets=[targets.LambdaFunction(start_from_drop, retry_attempts=4, max_event_age=Duration.hours(2))],
+            targets=[
+                targets.LambdaFunction(
+                    start_from_drop,
+                    retry_attempts=4,
+                    max_event_age=Duration.hours(2),
+                    dead_letter_queue=self.undelivered,
+                )
+            ],
         )
         events.Rule(
             self,
@@ -81,7 +105,14 @@ class RunTriggers(Construct):
                     "status": ["FAILED", "TIMED_OUT", "ABORTED"],
                 },
             ),
-            targets=[targets.LambdaFunction(notify_failure, retry_attempts=4, max_event_age=Duration.hours(6))],
+            targets=[
+                targets.LambdaFunction(
+                    notify_failure,
+                    retry_attempts=4,
+                    max_event_age=Duration.hours(6),
+                    dead_letter_queue=self.undelivered,
+                )
+            ],
         )
         ended_badly = cloudwatch.MathExpression(
             label="Runs that failed, timed out or were aborted",

@@ -1,4 +1,4 @@
-"""The real local bundler: pip fetches wheels for Python 3.13 on arm64; no Docker."""
+"""The real local bundler: pip fetches wheels for Python 3.14 on arm64; no Docker."""
 
 from __future__ import annotations
 
@@ -29,8 +29,8 @@ def test_given_the_real_bundler_when_synthesized_then_the_asset_holds_pinned_arm
     assert "boto3-1.44.8.dist-info" in names
     assert "botocore-1.44.8.dist-info" in names
     wheel = (asset / "msgspec-0.22.0.dist-info" / "WHEEL").read_text()
-    assert "cp313-cp313-manylinux" in wheel and "aarch64" in wheel
-    assert list((asset / "msgspec").glob("_core.cpython-313-aarch64-linux-gnu.so"))
+    assert "cp314-cp314-manylinux" in wheel and "aarch64" in wheel
+    assert list((asset / "msgspec").glob("_core.cpython-314-aarch64-linux-gnu.so"))
     assert (asset / "distill" / "settings.py").is_file()
     assert (asset / "handlers" / "start_job.py").is_file()
     assert "distill_cli" not in names

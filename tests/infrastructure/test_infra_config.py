@@ -75,7 +75,7 @@ def test_given_every_allowed_log_retention_when_mapped_then_the_cdk_has_a_matchi
     from typing import get_args
 
     from stacks.config import LogRetentionDays
-    from stacks.constructs.functions import retention
+    from stacks.constructs.log_groups import retention
 
     for days in get_args(LogRetentionDays):
         assert retention(days) is not None

@@ -8,15 +8,27 @@ from aws_cdk.assertions import Match
 pytestmark = pytest.mark.xdist_group("infrastructure")
 
 
-def _bucket(synth):
-    (bucket,) = synth.resources("AWS::S3::Bucket", stack="data").values()
+def _bucket(synth, prefix: str = "Bucket"):
+    (bucket,) = [b for k, b in synth.resources("AWS::S3::Bucket", stack="data").items() if k.startswith(prefix)]
     return bucket
 
 
-def test_given_default_config_when_synthesized_then_there_is_exactly_one_bucket_and_it_is_in_the_data_stack(synth):
-    synth.data.resource_count_is("AWS::S3::Bucket", 1)
+def test_given_default_config_when_synthesized_then_the_data_and_access_log_buckets_are_in_the_data_stack(synth):
+    synth.data.resource_count_is("AWS::S3::Bucket", 2)
     synth.pipeline.resource_count_is("AWS::S3::Bucket", 0)
 
+
+def test_given_default_config_when_synthesized_then_the_data_bucket_logs_access_to_a_hardened_retained_bucket(synth):
+    (logs_id,) = [k for k in synth.resources("AWS::S3::Bucket", stack="data") if k.startswith("AccessLogs")]
+    assert _bucket(synth)["Properties"]["LoggingConfiguration"] == {
+        "DestinationBucketName": {"Ref": logs_id},
+        "LogFilePrefix": "data-bucket/",
+    }
+    logs = _bucket(synth, "AccessLogs")
+    assert logs["DeletionPolicy"] == "Retain"
+    assert logs["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
+    (rule,) = logs["Properties"]["LifecycleConfiguration"]["Rules"]
+    assert rule["ExpirationInDays"] == synth.config.access_log_retention_days
 
 def test_given_default_config_when_synthesized_then_bucket_is_versioned_and_s3_encrypted(synth):
     synth.data.has_resource_properties("AWS::S3::Bucket", {

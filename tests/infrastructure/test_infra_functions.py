@@ -30,11 +30,11 @@ def _functions(synth):
     return {f["Properties"]["Handler"]: f["Properties"] for f in synth.resources("AWS::Lambda::Function").values()}
 
 
-def test_given_default_config_when_synthesized_then_one_python313_arm64_function_per_handler(synth):
+def test_given_default_config_when_synthesized_then_one_python314_arm64_function_per_handler(synth):
     functions = _functions(synth)
     assert set(functions) == set(EXPECTED)
     for handler, props in functions.items():
-        assert props["Runtime"] == "python3.13", handler
+        assert props["Runtime"] == "python3.14", handler
         assert props["Architectures"] == ["arm64"], handler
         assert (props["Timeout"], props["MemorySize"]) == EXPECTED[handler], handler
         assert props["TracingConfig"] == {"Mode": "Active"}, handler

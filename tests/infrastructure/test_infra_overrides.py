@@ -39,13 +39,16 @@ def test_given_a_stack_prefix_when_built_then_the_stacks_are_named_after_it(over
 
 def test_given_a_kms_key_when_synthesized_then_the_bucket_uses_it_and_readers_may_decrypt(overridden):
     _, _, data, pipeline = overridden
-    (bucket,) = (r for r in data["Resources"].values() if r["Type"] == "AWS::S3::Bucket")
+    (bucket,) = (r for k, r in data["Resources"].items() if r["Type"] == "AWS::S3::Bucket" and k.startswith("Bucket"))
     (rule,) = bucket["Properties"]["BucketEncryption"]["ServerSideEncryptionConfiguration"]
     assert rule["ServerSideEncryptionByDefault"] == {"SSEAlgorithm": "aws:kms", "KMSMasterKeyID": KEY}
     assert rule["BucketKeyEnabled"] is True
     key_statements = [s for s in _statements(pipeline) if s.get("Sid") == "UseBucketKey"]
     assert len(key_statements) == 2  # the Bedrock role and the prepare function
     assert all(s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] for s in key_statements)
+    project_key = [s for s in _statements(pipeline) if s.get("Sid") == "UseProjectKey"]
+    assert len(project_key) == 4  # smoke test, summary, failure notice, drop starter
+    assert all(s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] and s["Resource"] == KEY for s in project_key)
 
 
 def test_given_an_allowed_data_bucket_when_synthesized_then_prepare_may_read_it(overridden):

@@ -189,7 +189,7 @@ def test_given_default_config_when_synthesized_then_the_machine_is_standard_trac
     assert props["StateMachineType"] == "STANDARD"
     assert props["TracingConfiguration"] == {"Enabled": True}
     logging = props["LoggingConfiguration"]
-    assert logging["Level"] == "ERROR" and logging["IncludeExecutionData"] is False
+    assert logging["Level"] == "ALL" and logging["IncludeExecutionData"] is False
     (group_ref,) = logging["Destinations"]
     group = group_ref["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
     assert synth.pipeline_json["Resources"][group]["Properties"]["RetentionInDays"] == synth.config.log_retention_days
