@@ -102,10 +102,7 @@ def _synthesize(context: dict[str, Any]) -> SynthesizedApp:
 
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     started = time.monotonic()
-    try:
-        from stacks import build_app
-    except ImportError:  # until stacks/__init__ re-exports it
-        from stacks.app_builder import build_app
+    from stacks.app_builder import build_app
 
     with tempfile.TemporaryDirectory(prefix="distill-offline-synth-") as outdir:
         app, data, pipeline = build_app(context=context, outdir=outdir)
@@ -433,7 +430,7 @@ class OfflinePipeline:
         on_trace: Callable[[str], None] | None = None,
     ) -> None:
         self.synth = synthesized or synthesize(context)
-        self.bedrock_options = {
+        self.bedrock_options: dict[str, Any] = {
             "job_outcome": job_outcome,
             "job_checks": job_checks,
             "throughput_fails": throughput_fails,
@@ -499,6 +496,10 @@ class OfflinePipeline:
         # Runs last-in-first-out: executions still running are stopped while the mock is still up, so no
         # worker thread calls out after the simulated account is gone.
         self._stack.callback(self._stop_running)
+        # The settings of the last function called must not outlive the harness (load_settings is cached).
+        from distill.settings import load_settings
+
+        self._stack.callback(load_settings.cache_clear)
 
         self.s3 = boto3.client("s3", region_name=REGION)
         iam = boto3.client("iam", region_name=REGION)
@@ -794,7 +795,8 @@ class OfflinePipeline:
 
         deliveries = []
         for rule in self.rules:
-            if not EventPattern.load(json.dumps(rule.pattern)).matches_event(dict(event)):
+            candidate: Any = dict(event)
+            if not EventPattern.load(json.dumps(rule.pattern)).matches_event(candidate):
                 continue
             for target in rule.targets:
                 arn = str(target.get("Arn", ""))
