@@ -169,7 +169,8 @@ class SimulatedBedrock:
         self._enter("ListTagsForResource", params)
         with self._lock:
             arn = params["resourceARN"]
-            for item in [*self.jobs.values(), *self.throughputs.values()]:
+            items: list[_Job | _Throughput] = [*self.jobs.values(), *self.throughputs.values()]
+            for item in items:
                 if item.arn == arn:
                     return {"tags": list(item.request.get("tags", item.request.get("jobTags", [])))}
             raise self._error("ResourceNotFoundException", f"{arn} not found", "ListTagsForResource")

@@ -15,7 +15,7 @@ from stacks.data_stack import DataStack
 from stacks.pipeline_stack import PipelineStack
 
 ROOT = Path(__file__).resolve().parent.parent
-SKIP_BUNDLING = {"aws:cdk:bundling-stacks": []}
+SKIP_BUNDLING: dict[str, Any] = {"aws:cdk:bundling-stacks": []}
 
 
 def cdk_json_context() -> dict[str, Any]:

@@ -29,7 +29,7 @@ from distill.settings import (
 LogRetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653]
 
 
-class ThrottleRetry(Strict):
+class ThrottleRetry(Strict, frozen=True):
     """How the state machine retries a task that Bedrock throttled (error ``BedrockThrottled``)."""
 
     interval_seconds: PositiveInt = 5
@@ -38,7 +38,7 @@ class ThrottleRetry(Strict):
     max_delay_seconds: PositiveInt = 300
 
 
-class PipelineConfig(Strict):
+class PipelineConfig(Strict, frozen=True):
     teacher_model_id: str = DEFAULT_TEACHER
     student_model_id: str = DEFAULT_STUDENT
     max_response_length: Annotated[int, msgspec.Meta(ge=1, le=32768)] = DEFAULT_MAX_RESPONSE_LENGTH

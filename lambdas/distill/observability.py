@@ -25,6 +25,6 @@ def lambda_entry(handler: Handler) -> Handler:
         logger.append_keys(execution=execution)
         return handler(event, context)
 
-    wrapped = logger.inject_lambda_context(clear_state=True)(keyed)
-    wrapped = tracer.capture_lambda_handler(wrapped)
-    return metrics.log_metrics(wrapped)  # type: ignore[no-any-return]
+    logged = logger.inject_lambda_context(clear_state=True)(keyed)
+    traced = tracer.capture_lambda_handler(logged)
+    return metrics.log_metrics(traced)  # type: ignore[no-any-return]

@@ -23,13 +23,13 @@ SYSTEM_PROMPT_MAX = 20_000
 ModelUnits = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
 
-class ProvisionedThroughputRequest(Strict):
+class ProvisionedThroughputRequest(Strict, frozen=True):
     model_units: ModelUnits = 1
     # No commitment unless one is named: a commitment cannot be deleted before its term ends.
     commitment: Commitment | None = None
 
 
-class RunRequest(Strict):
+class RunRequest(Strict, frozen=True):
     dataset: str
     teacher_model_id: str | None = None
     student_model_id: str | None = None
@@ -43,14 +43,14 @@ class RunRequest(Strict):
     tags: dict[str, str] = msgspec.field(default_factory=dict)
 
 
-class ProvisioningPlan(Strict):
+class ProvisioningPlan(Strict, frozen=True):
     model_units: int
     commitment: Commitment | None
     provisioned_model_name: str
     client_request_token: str
 
 
-class ResolvedRun(Strict):
+class ResolvedRun(Strict, frozen=True):
     """Everything later states need, computed once. Serialized into the state as ``$.run``."""
 
     run_id: str

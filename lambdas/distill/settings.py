@@ -30,7 +30,7 @@ class Strict(msgspec.Struct, kw_only=True, forbid_unknown_fields=True, rename="c
     """Base for every settings object: camelCase on the wire, unknown fields refused."""
 
 
-class BucketLayout(Strict):
+class BucketLayout(Strict, frozen=True):
     """Prefixes inside the project's one bucket. Each ends with '/'."""
 
     drop_prefix: str = "incoming/"
@@ -45,14 +45,14 @@ class BucketLayout(Strict):
                 raise ValueError(f"{name} must look like 'name/' (got {value!r})")
 
 
-class ModelDefaults(Strict):
+class ModelDefaults(Strict, frozen=True):
     teacher_model_id: str = DEFAULT_TEACHER
     student_model_id: str = DEFAULT_STUDENT
     max_response_length: Annotated[int, msgspec.Meta(ge=1, le=32768)] = DEFAULT_MAX_RESPONSE_LENGTH
     system_prompt: str = ""
 
 
-class PollingPolicy(Strict):
+class PollingPolicy(Strict, frozen=True):
     """How long to wait between two checks of a long-running job: grows from first to max."""
 
     first_wait_seconds: PositiveInt = 60
@@ -64,7 +64,7 @@ class PollingPolicy(Strict):
             raise ValueError("maxWaitSeconds must be at least firstWaitSeconds")
 
 
-class PipelineSettings(Strict):
+class PipelineSettings(Strict, frozen=True):
     bucket_name: str
     bedrock_role_arn: str
     layout: BucketLayout = BucketLayout()
