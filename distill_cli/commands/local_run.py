@@ -97,7 +97,12 @@ def run(args: argparse.Namespace) -> int:
     say("Synthesizing the app (waits scaled down, bundling skipped) ...")
     from distill_cli.offline.harness import OfflinePipeline, default_execution_name, failure_message, synthesize
 
-    synth = synthesize()
+    try:
+        synth = synthesize()
+    except Exception as error:  # the same app `cdk deploy` would refuse: say why, as the verdict
+        first = next((line for line in str(error).splitlines() if line.strip()), type(error).__name__)
+        say(f"FAILED: the CDK app does not synthesize: {first}")
+        return 1
     say(f"  {synth.data_stack} + {synth.pipeline_stack} in {synth.seconds:.1f}s")
     with OfflinePipeline(
         synthesized=synth,
