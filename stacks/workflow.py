@@ -47,21 +47,19 @@ class DistillationWorkflow(Construct):
         wait_pt = sfn.Wait(self, "Wait for the throughput", time=sfn.WaitTime.seconds_path("$.throughput.waitSeconds"))
         check_pt = task("Check provisioned throughput", fn.check_throughput, RUN_AND_THROUGHPUT, "$.throughput",
                         bedrock=True)  # fmt: skip
-        # A real JSON null for "Summarize run" (jsii drops a None given to Result.from_object).
+        # A real JSON null for "Write run summary" (jsii drops a None given to Result.from_object).
         no_throughput = sfn.Pass(self, "No throughput requested", result_path="$.throughput",
                                  parameters={"provisionedModelArn.$": "States.StringToJson('null')"})  # fmt: skip
-        summarize = sfn.Pass(self, "Summarize run", parameters={
-            "jobArn.$": "$.job.jobArn",
-            "customModelArn.$": "$.job.outputModelArn",
-            "provisionedModelArn.$": "$.throughput.provisionedModelArn",
-            "runId.$": "$.run.runId",
-            "reportsUri.$": "$.run.reportsUri",
-        }).next(sfn.Succeed(self, "Distillation finished"))  # fmt: skip
-
+        # The notebook's "run inference with the distilled model", once it can answer.
+        try_model = task("Try the distilled model", fn.try_model, RUN_AND_THROUGHPUT, "$.smokeTest", bedrock=True)
+        # The summary JSON next to the run's reports, and the success notice; its result is the run's output.
+        summarize = task("Write run summary", fn.finish_run, {"state.$": "$"}, result_path=None).next(
+            sfn.Succeed(self, "Distillation finished")
+        )
         throughput_ready = (
             sfn.Choice(self, "Is the throughput ready?")
             .when(_status("$.throughput.status", "Creating", "Updating"), wait_pt)
-            .when(_status("$.throughput.status", "InService"), summarize)
+            .when(_status("$.throughput.status", "InService"), try_model.next(summarize))
             .when(_status("$.throughput.status", "Failed"),
                   self._fail("Provisioned throughput failed", "ProvisioningFailed", "$.throughput.failureMessage"))
             .otherwise(self._fail("Unexpected throughput status", "UnexpectedThroughputStatus"))

@@ -230,3 +230,24 @@ def pipeline_throughputs(marker_key: str, marker_value: str) -> list[PipelineThr
 def delete_provisioned_throughput(arn: str) -> None:
     with _translated("DeleteProvisionedModelThroughput"):
         _bedrock().delete_provisioned_model_throughput(provisionedModelId=arn)
+
+
+@dataclass(frozen=True)
+class Answer:
+    text: str
+    latency_ms: int | None
+
+
+def converse(model_id: str, prompt: str, system_prompt: str = "", max_tokens: int = 300) -> Answer:
+    """One prompt through the Converse API (on a provisioned model or a deployment)."""
+    request: dict[str, Any] = {
+        "modelId": model_id,
+        "messages": [{"role": "user", "content": [{"text": prompt}]}],
+        "inferenceConfig": {"maxTokens": max_tokens},
+    }
+    if system_prompt:
+        request["system"] = [{"text": system_prompt}]
+    with _translated("Converse"):
+        answer = aws.client("bedrock-runtime").converse(**request)
+    text = "".join(part.get("text", "") for part in answer["output"]["message"]["content"])
+    return Answer(text=text, latency_ms=answer.get("metrics", {}).get("latencyMs"))

@@ -20,7 +20,7 @@ def lambda_entry(handler: Handler) -> Handler:
 
     @functools.wraps(handler)
     def keyed(event: dict[str, Any], context: Any) -> dict[str, Any]:
-        run = event.get("run") if isinstance(event, dict) else None
+        run = (event.get("run") or (event.get("state") or {}).get("run")) if isinstance(event, dict) else None
         execution = (run or {}).get("executionName") or (event.get("execution") or {}).get("name", "")
         logger.append_keys(execution=execution)
         return handler(event, context)

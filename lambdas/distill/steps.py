@@ -10,7 +10,14 @@ import time
 from typing import Any
 
 from distill import aws, bedrock, polling
-from distill.errors import DatasetInvalid, DistillationJobFailed, InvalidRunInput
+from distill.errors import (
+    BedrockAccessDenied,
+    BedrockRejected,
+    DatasetInvalid,
+    DistillationJobFailed,
+    InvalidRunInput,
+    QuotaExceeded,
+)
 from distill.locations import S3Location
 from distill.run_request import ResolvedRun, parse_request, resolve, to_state
 from distill.settings import PipelineSettings
@@ -136,21 +143,11 @@ def try_model(run: ResolvedRun, throughput: dict[str, Any], settings: PipelineSe
     person reading the notification decides what to do with it.
     """
     prompt = _first_prompt(run.dataset_uri)
-    request: dict[str, Any] = {
-        "modelId": throughput["provisionedModelArn"],
-        "messages": [{"role": "user", "content": [{"text": prompt}]}],
-        "inferenceConfig": {"maxTokens": 300},
-    }
-    if run.system_prompt:
-        request["system"] = [{"text": run.system_prompt}]
-    from botocore.exceptions import ClientError
-
     try:
-        answer = aws.client("bedrock-runtime").converse(**request)
-    except ClientError as error:
+        answer = bedrock.converse(throughput["provisionedModelArn"], prompt, run.system_prompt)
+    except (BedrockRejected, BedrockAccessDenied, QuotaExceeded) as error:
         return {"prompt": prompt, "answer": None, "error": str(error)}
-    text = "".join(part.get("text", "") for part in answer["output"]["message"]["content"])
-    return {"prompt": prompt, "answer": text, "error": None, "latencyMs": answer.get("metrics", {}).get("latencyMs")}
+    return {"prompt": prompt, "answer": answer.text, "error": None, "latencyMs": answer.latency_ms}
 
 
 def _first_prompt(dataset_uri: str) -> str:
@@ -182,5 +179,6 @@ def finish_run(state: dict[str, Any], settings: PipelineSettings) -> dict[str, A
         "customModelArn": report["customModelArn"],
         "provisionedModelArn": report["provisionedModelArn"],
         "summaryUri": where.uri,
+        "reportsUri": state["run"]["reportsUri"],
         "runId": state["run"]["runId"],
     }

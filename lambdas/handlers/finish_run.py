@@ -1,4 +1,4 @@
-"""Lambda for the state "Write run summary" (the whole execution state comes in)."""
+"""Lambda for the state "Write run summary" (the whole execution state comes in as ``state``)."""
 
 from typing import Any
 
@@ -9,4 +9,4 @@ from distill.settings import load_settings
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return steps.finish_run(event, load_settings())
+    return steps.finish_run(event["state"], load_settings())

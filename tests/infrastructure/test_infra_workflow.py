@@ -22,6 +22,9 @@ TASKS = {
                                       "$.throughput", True),
     "Check provisioned throughput": ("FunctionsCheckThroughput", {"run.$": "$.run", "throughput.$": "$.throughput"},
                                      "$.throughput", True),
+    "Try the distilled model": ("FunctionsTryModel", {"run.$": "$.run", "throughput.$": "$.throughput"},
+                                "$.smokeTest", True),
+    "Write run summary": ("FunctionsFinishRun", {"state.$": "$"}, None, False),
 }  # fmt: skip
 LAMBDA_ERRORS = [
     "Lambda.ServiceException",
@@ -47,7 +50,7 @@ def test_given_default_config_when_synthesized_then_the_states_are_the_documente
     assert synth.definition["StartAt"] == "Check run settings"
     assert set(states) == {
         *TASKS, "Wait for the job", "Is the job finished?", "Provision throughput?", "No throughput requested",
-        "Wait for the throughput", "Is the throughput ready?", "Summarize run", "Distillation finished",
+        "Wait for the throughput", "Is the throughput ready?", "Distillation finished",
         "Distillation job failed", "Distillation job stopped", "Unexpected job status",
         "Provisioned throughput failed", "Unexpected throughput status",
     }  # fmt: skip
@@ -75,8 +78,9 @@ def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order
     assert states["Create provisioned throughput"]["Next"] == "Wait for the throughput"
     assert states["Wait for the throughput"]["Next"] == "Check provisioned throughput"
     assert states["Check provisioned throughput"]["Next"] == "Is the throughput ready?"
-    assert states["No throughput requested"]["Next"] == "Summarize run"
-    assert states["Summarize run"]["Next"] == "Distillation finished"
+    assert states["No throughput requested"]["Next"] == "Write run summary"
+    assert states["Try the distilled model"]["Next"] == "Write run summary"
+    assert states["Write run summary"]["Next"] == "Distillation finished"
     assert states["Distillation finished"]["Type"] == "Succeed"
 
 
@@ -103,7 +107,7 @@ def test_given_default_config_when_synthesized_then_every_throughput_status_has_
     assert _branches(states["Is the throughput ready?"]) == {
         "Creating": "Wait for the throughput",
         "Updating": "Wait for the throughput",
-        "InService": "Summarize run",
+        "InService": "Try the distilled model",
         "Failed": "Provisioned throughput failed",
         "<otherwise>": "Unexpected throughput status",
     }
@@ -120,20 +124,15 @@ def test_given_default_config_when_synthesized_then_throughput_is_provisioned_on
     assert choice["Default"] == "No throughput requested"
     skip = states["No throughput requested"]
     assert skip["Type"] == "Pass" and skip["ResultPath"] == "$.throughput"
-    # A real JSON null (jsii would drop a None), so "Summarize run" finds the path.
+    # A real JSON null (jsii would drop a None), so "Write run summary" finds the path.
     assert skip["Parameters"] == {"provisionedModelArn.$": "States.StringToJson('null')"}  # fmt: skip
 
 
-def test_given_default_config_when_synthesized_then_the_summary_names_what_the_run_made(synth):
-    summary = synth.definition["States"]["Summarize run"]
-    assert summary["Type"] == "Pass"
-    assert summary["Parameters"] == {
-        "jobArn.$": "$.job.jobArn",
-        "customModelArn.$": "$.job.outputModelArn",
-        "provisionedModelArn.$": "$.throughput.provisionedModelArn",
-        "runId.$": "$.run.runId",
-        "reportsUri.$": "$.run.reportsUri",
-    }
+def test_given_default_config_when_synthesized_then_the_run_output_is_the_summary_function_result(synth):
+    summary = synth.definition["States"]["Write run summary"]
+    # No ResultPath: the summary function's result (ARNs, summary URI) becomes the execution's output.
+    assert "ResultPath" not in summary
+    assert summary["Parameters"] == {"state.$": "$"}
 
 
 def test_given_default_config_when_synthesized_then_waits_read_their_seconds_from_the_state(synth):

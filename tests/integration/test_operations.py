@@ -141,7 +141,7 @@ def test_given_a_finished_run_when_summarized_then_the_summary_lands_in_s3_and_t
     ops: World,
 ) -> None:
     state = _successful_state(ops, provision=True)
-    output = finish_run.handler(state, ops.context)
+    output = finish_run.handler({"state": state}, ops.context)
     summary = json.loads(
         ops.s3.get_object(Bucket=BUCKET, Key=f"reports/{state['run']['runId']}/summary.json")["Body"].read()
     )
@@ -162,7 +162,7 @@ def test_given_a_finished_run_when_summarized_then_the_summary_lands_in_s3_and_t
 
 def test_given_a_run_without_throughput_when_summarized_then_the_notice_says_none_was_requested(ops: World) -> None:
     state = _successful_state(ops, provision=False)
-    assert finish_run.handler(state, ops.context)["provisionedModelArn"] is None
+    assert finish_run.handler({"state": state}, ops.context)["provisionedModelArn"] is None
     [notice] = ops.topic.published  # type: ignore[attr-defined]
     assert "none (not requested)" in notice["Message"]
     assert "billed every hour" not in notice["Message"]

@@ -67,6 +67,13 @@ def test_given_provisioning_requested_when_run_then_the_model_is_behind_throughp
     assert throughput.request["modelUnits"] == 1
     assert "commitmentDuration" not in throughput.request  # no commitment unless asked for
     assert result.states_entered().count("Check provisioned throughput") == 2
+    # Then the notebook's last step: one prompt through the distilled model, kept in the run summary.
+    assert result.states_entered()[-3:] == ["Try the distilled model", "Write run summary", "Distillation finished"]
+    summary = pipeline.read_json(result.output["summaryUri"].removeprefix(f"s3://{pipeline.bucket}/"))
+    assert summary["status"] == "SUCCEEDED"
+    assert summary["provisionedModelArn"] == throughput.arn
+    assert summary["smokeTest"]["answer"].startswith("(distilled model)")
+    assert summary["dataset"]["recordsWritten"] == RECORDS
 
 
 def test_given_a_run_when_traced_then_every_state_is_shown_entered_and_left_with_its_facts(offline, dataset_file):
