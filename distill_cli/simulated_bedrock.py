@@ -4,7 +4,8 @@ Used by ``distill local-run`` and by the tests. Requests are checked against bot
 API (so a wrong field name or type fails here as it would in AWS); errors are raised as botocore
 ``ClientError`` with Bedrock's error codes; a customization job walks InProgress through its validation,
 data processing and training phases to the outcome it was told to reach; provisioned throughput goes
-Creating -> InService (or Failed). moto's own Bedrock cannot do this (see docs/toolchain notes).
+Creating -> InService (or Failed), a custom model deployment Creating -> Active (or Failed). moto's own Bedrock
+cannot do this (see docs/toolchain notes).
 """
 
 from __future__ import annotations
@@ -27,6 +28,10 @@ FAILURE_MESSAGES = {
     ),
     "stopped": "Job stopped by user request (StopModelCustomizationJob).",
 }
+DEPLOYMENT_FAILURE = (
+    "Deployment failed: on-demand inference is not supported for this custom model in this Region. "
+    "Use provisioned throughput, or deploy a model customized from a supported base model."
+)
 _PHASES = ("validationDetails", "dataProcessingDetails", "trainingDetails")
 
 
@@ -56,6 +61,27 @@ class _Throughput:
 
 
 @dataclass
+class _Deployment:
+    arn: str
+    request: dict[str, Any]
+    fails: bool
+    checks_to_finish: int
+    created: datetime
+    checks: int = 0
+    deleted: bool = False
+
+    @property
+    def name(self) -> str:
+        return str(self.request["modelDeploymentName"])
+
+    @property
+    def status(self) -> str:
+        if self.checks < self.checks_to_finish:
+            return "Creating"
+        return "Failed" if self.fails else "Active"
+
+
+@dataclass
 class SimulatedBedrock:
     """A fake ``bedrock`` client (and, via :meth:`runtime`, ``bedrock-runtime``).
 
@@ -69,11 +95,14 @@ class SimulatedBedrock:
     job_checks: int = 3
     throughput_fails: bool = False
     throughput_checks: int = 2
+    deployment_fails: bool = False
+    deployment_checks: int = 2
     s3: Any = None  # when set, a completed job writes its metrics under the output URI, like Bedrock does
     faults: dict[str, deque[str]] = field(default_factory=lambda: defaultdict(deque))
     calls: list[tuple[str, dict[str, Any]]] = field(default_factory=list)
     jobs: dict[str, _Job] = field(default_factory=dict)
     throughputs: dict[str, _Throughput] = field(default_factory=dict)
+    deployments: dict[str, _Deployment] = field(default_factory=dict)
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     # --- test controls ------------------------------------------------------------------------------
@@ -119,10 +148,7 @@ class SimulatedBedrock:
             for pt in self.throughputs.values():
                 if pt.request.get("clientRequestToken") == params.get("clientRequestToken"):
                     return {"provisionedModelArn": pt.arn}
-            if not any(
-                j.checks >= j.checks_to_finish and self._model_arn(j) == params["modelId"] for j in self.jobs.values()
-            ):
-                raise self._error("ResourceNotFoundException", f"Model {params['modelId']} not found", "Create")
+            self._require_model(params["modelId"], "CreateProvisionedModelThroughput")
             arn = f"arn:aws:bedrock:{self.region}:{self.account}:provisioned-model/{self._id(params['provisionedModelName'])}"
             self.throughputs[arn] = _Throughput(arn, params, self.throughput_fails, self.throughput_checks, _now())
             return {"provisionedModelArn": arn}
@@ -165,11 +191,82 @@ class SimulatedBedrock:
             live = [pt for pt in self.throughputs.values() if not pt.deleted]
             return {"provisionedModelSummaries": [self._pt_summary(pt) for pt in live]}
 
+    def create_custom_model_deployment(self, **params: Any) -> dict[str, Any]:
+        self._enter("CreateCustomModelDeployment", params)
+        with self._lock:
+            live = [d for d in self.deployments.values() if not d.deleted]
+            for deployment in live:
+                if deployment.request.get("clientRequestToken") == params.get("clientRequestToken"):
+                    return {"customModelDeploymentArn": deployment.arn}  # idempotent retry
+                if deployment.name == params["modelDeploymentName"]:
+                    raise self._error(
+                        "ConflictException",
+                        f"A custom model deployment named {params['modelDeploymentName']} already exists",
+                        "CreateCustomModelDeployment",
+                    )
+            self._require_model(params["modelArn"], "CreateCustomModelDeployment")
+            arn = (
+                f"arn:aws:bedrock:{self.region}:{self.account}:custom-model-deployment/"
+                f"{self._id(params['modelDeploymentName'] + str(len(self.deployments)))}"
+            )
+            self.deployments[arn] = _Deployment(arn, params, self.deployment_fails, self.deployment_checks, _now())
+            return {"customModelDeploymentArn": arn}
+
+    def get_custom_model_deployment(self, **params: Any) -> dict[str, Any]:
+        self._enter("GetCustomModelDeployment", params)
+        with self._lock:
+            deployment = self._find_deployment(params["customModelDeploymentIdentifier"], "GetCustomModelDeployment")
+            deployment.checks += 1
+            answer: dict[str, Any] = {
+                "customModelDeploymentArn": deployment.arn,
+                "modelDeploymentName": deployment.name,
+                "modelArn": deployment.request["modelArn"],
+                "createdAt": deployment.created,
+                "status": deployment.status,
+                "lastUpdatedAt": _now(),
+            }
+            if "description" in deployment.request:
+                answer["description"] = deployment.request["description"]
+            if deployment.status == "Failed":
+                answer["failureMessage"] = DEPLOYMENT_FAILURE
+            return answer
+
+    def delete_custom_model_deployment(self, **params: Any) -> dict[str, Any]:
+        self._enter("DeleteCustomModelDeployment", params)
+        with self._lock:
+            identifier = params["customModelDeploymentIdentifier"]
+            self._find_deployment(identifier, "DeleteCustomModelDeployment").deleted = True
+            return {}
+
+    def list_custom_model_deployments(self, **params: Any) -> dict[str, Any]:
+        self._enter("ListCustomModelDeployments", params)
+        with self._lock:
+            summaries = []
+            for d in self.deployments.values():
+                if d.deleted:
+                    continue
+                summary: dict[str, Any] = {
+                    "customModelDeploymentArn": d.arn,
+                    "customModelDeploymentName": d.name,
+                    "modelArn": d.request["modelArn"],
+                    "createdAt": d.created,
+                    "status": d.status,
+                    "lastUpdatedAt": _now(),
+                }
+                if d.status == "Failed":
+                    summary["failureMessage"] = DEPLOYMENT_FAILURE
+                summaries.append(summary)
+            return {"modelDeploymentSummaries": summaries}
+
     def list_tags_for_resource(self, **params: Any) -> dict[str, Any]:
         self._enter("ListTagsForResource", params)
         with self._lock:
             arn = params["resourceARN"]
-            items: list[_Job | _Throughput] = [*self.jobs.values(), *self.throughputs.values()]
+            items: list[_Job | _Throughput | _Deployment] = [
+                *self.jobs.values(),
+                *self.throughputs.values(),
+                *self.deployments.values(),
+            ]
             for item in items:
                 if item.arn == arn:
                     return {"tags": list(item.request.get("tags", item.request.get("jobTags", [])))}
@@ -220,6 +317,17 @@ class SimulatedBedrock:
             if identifier in (job.arn, job.name):
                 return job
         raise self._error("ResourceNotFoundException", f"Job {identifier} not found", "GetModelCustomizationJob")
+
+    def _require_model(self, model_arn: str, operation: str) -> None:
+        """Only the output of a completed job exists as a custom model."""
+        if not any(j.checks >= j.checks_to_finish and self._model_arn(j) == model_arn for j in self.jobs.values()):
+            raise self._error("ResourceNotFoundException", f"Model {model_arn} not found", operation)
+
+    def _find_deployment(self, identifier: str, operation: str) -> _Deployment:
+        for deployment in self.deployments.values():
+            if identifier in (deployment.arn, deployment.name) and not deployment.deleted:
+                return deployment
+        raise self._error("ResourceNotFoundException", f"Custom model deployment {identifier} not found", operation)
 
     def _find_throughput(self, identifier: str) -> _Throughput:
         for pt in self.throughputs.values():
@@ -290,14 +398,16 @@ class SimulatedBedrock:
 
 
 class SimulatedBedrockRuntime:
-    """bedrock-runtime Converse against a provisioned model the simulator knows."""
+    """bedrock-runtime Converse against a provisioned model or an active deployment the simulator knows."""
 
     def __init__(self, bedrock: SimulatedBedrock) -> None:
         self.bedrock = bedrock
 
     def converse(self, **params: Any) -> dict[str, Any]:
         model = params["modelId"]
-        known = any(pt.arn == model and not pt.deleted for pt in self.bedrock.throughputs.values())
+        known = any(pt.arn == model and not pt.deleted for pt in self.bedrock.throughputs.values()) or any(
+            d.arn == model and not d.deleted and d.status == "Active" for d in self.bedrock.deployments.values()
+        )
         if not known:
             raise ClientError(
                 {"Error": {"Code": "ResourceNotFoundException", "Message": f"{model} not found"}}, "Converse"

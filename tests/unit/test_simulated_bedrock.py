@@ -95,3 +95,89 @@ def test_given_no_completed_model_when_throughput_is_requested_then_the_model_is
             provisionedModelName="x",
             modelId="arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
         )
+
+
+def _completed_model(fake: SimulatedBedrock) -> str:
+    return str(fake.get_model_customization_job(jobIdentifier=_start(fake))["outputModelArn"])
+
+
+def _deploy(fake: SimulatedBedrock, token: str = "t1") -> str:
+    plan = resolve(parse_request({"dataset": "incoming/x.jsonl", "onDemandDeployment": {}}), SETTINGS, "run-1",
+                   "arn:aws:states:us-east-1:123456789012:execution:sm:run-1").on_demand_deployment  # fmt: skip
+    assert plan is not None
+    answer = fake.create_custom_model_deployment(
+        modelDeploymentName=plan.deployment_name, modelArn=_completed_model(fake), description=plan.description,
+        clientRequestToken=token, tags=[{"key": "created-by", "value": "distill-pipeline"}],
+    )  # fmt: skip
+    _assert_shape("CreateCustomModelDeployment", answer)
+    return str(answer["customModelDeploymentArn"])
+
+
+@pytest.mark.parametrize("fails", [False, True])
+def test_given_a_completed_job_when_the_model_is_deployed_then_it_ends_active_or_failed_in_the_real_shape(
+    fails: bool,
+) -> None:
+    from distill_cli.simulated_bedrock import DEPLOYMENT_FAILURE, SimulatedBedrockRuntime
+
+    fake = SimulatedBedrock(job_checks=1, deployment_fails=fails, deployment_checks=2)
+    arn = _deploy(fake)
+    first = fake.get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    second = fake.get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    for answer in (first, second):
+        _assert_shape("GetCustomModelDeployment", answer)
+    assert first["status"] == "Creating"
+    assert second["status"] == ("Failed" if fails else "Active")
+    assert ("failureMessage" in second) is fails
+    if fails:
+        assert second["failureMessage"] == DEPLOYMENT_FAILURE
+    listed = fake.list_custom_model_deployments()
+    _assert_shape("ListCustomModelDeployments", listed)
+    assert [s["customModelDeploymentArn"] for s in listed["modelDeploymentSummaries"]] == [arn]
+    tags = fake.list_tags_for_resource(resourceARN=arn)
+    _assert_shape("ListTagsForResource", tags)
+    assert tags["tags"] == [{"key": "created-by", "value": "distill-pipeline"}]
+    # Converse takes the deployment ARN as modelId once it is active.
+    runtime = SimulatedBedrockRuntime(fake)
+    request = {"modelId": arn, "messages": [{"role": "user", "content": [{"text": "hi"}]}]}
+    if fails:
+        with pytest.raises(ClientError, match="ResourceNotFoundException"):
+            runtime.converse(**request)
+    else:
+        assert runtime.converse(**request)["output"]["message"]["content"][0]["text"].startswith("(distilled model)")
+
+
+def test_given_the_same_token_when_a_deployment_is_created_twice_then_one_deployment_exists() -> None:
+    fake = SimulatedBedrock(job_checks=1)
+    assert _deploy(fake) == _deploy(fake)
+    assert len(fake.deployments) == 1
+    with pytest.raises(ClientError, match="ConflictException"):
+        _deploy(fake, token="another-token")
+
+
+def test_given_a_deployment_when_deleted_then_it_is_gone_from_get_list_and_converse() -> None:
+    from distill_cli.simulated_bedrock import SimulatedBedrockRuntime
+
+    fake = SimulatedBedrock(job_checks=1, deployment_checks=1)
+    arn = _deploy(fake)
+    _assert_shape(
+        "DeleteCustomModelDeployment", fake.delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    )
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        fake.get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    assert fake.list_custom_model_deployments()["modelDeploymentSummaries"] == []
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        SimulatedBedrockRuntime(fake).converse(modelId=arn, messages=[{"role": "user", "content": [{"text": "x"}]}])
+
+
+def test_given_no_completed_model_when_a_deployment_is_requested_then_the_model_is_not_found() -> None:
+    fake = SimulatedBedrock()
+    with pytest.raises(ClientError, match="ResourceNotFoundException"):
+        fake.create_custom_model_deployment(
+            modelDeploymentName="x",
+            modelArn="arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/abcdef123456",
+        )
+
+
+def test_given_a_deployment_request_the_real_api_would_refuse_when_sent_then_it_is_refused() -> None:
+    with pytest.raises(ParamValidationError):
+        SimulatedBedrock().create_custom_model_deployment(modelDeploymentName="a--b", modelArn="arn:x")
