@@ -1,4 +1,5 @@
-"""Bedrock adapter: the customization job and provisioned throughput calls the pipeline makes.
+"""Bedrock adapter: the customization job, provisioned throughput and custom model deployment calls the
+pipeline makes.
 
 Handlers call these functions, never the boto3 client directly, so request shapes and error handling live in
 one place. Bedrock's error codes are translated into the pipeline's errors (distill.errors), whose names the
@@ -16,7 +17,7 @@ from typing import Any
 
 from distill import aws
 from distill.errors import BedrockAccessDenied, BedrockRejected, BedrockThrottled, QuotaExceeded
-from distill.run_request import ProvisioningPlan, ResolvedRun
+from distill.run_request import DeploymentPlan, ProvisioningPlan, ResolvedRun
 
 _RETRYABLE = {
     "ThrottlingException",
@@ -171,6 +172,44 @@ def describe_provisioned_throughput(arn: str) -> ThroughputSnapshot:
     )
 
 
+def create_custom_model_deployment(plan: DeploymentPlan, model_arn: str, tags: dict[str, str]) -> str:
+    """An on-demand deployment of the custom model (billed per token). The client request token makes a retried
+    call return the deployment the first call created."""
+    request: dict[str, Any] = {
+        "modelDeploymentName": plan.deployment_name,
+        "modelArn": model_arn,
+        "description": plan.description,
+        "clientRequestToken": plan.client_request_token,
+        "tags": _tag_list(tags),
+    }
+    with _translated("CreateCustomModelDeployment"):
+        return str(_bedrock().create_custom_model_deployment(**request)["customModelDeploymentArn"])
+
+
+@dataclass(frozen=True)
+class DeploymentSnapshot:
+    deployment_arn: str
+    status: str
+    failure_message: str = ""
+    model_arn: str = ""
+
+
+def describe_custom_model_deployment(arn: str) -> DeploymentSnapshot:
+    with _translated("GetCustomModelDeployment"):
+        deployment = _bedrock().get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+    return DeploymentSnapshot(
+        deployment_arn=arn,
+        status=str(deployment["status"]),
+        failure_message=str(deployment.get("failureMessage", "")),
+        model_arn=str(deployment.get("modelArn", "")),
+    )
+
+
+def delete_custom_model_deployment(arn: str) -> None:
+    with _translated("DeleteCustomModelDeployment"):
+        _bedrock().delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
+
+
 def _json_ready(value: Any) -> Any:
     """botocore returns datetimes; the state machine needs JSON."""
     if isinstance(value, datetime):
@@ -195,35 +234,77 @@ class PipelineThroughput:
     tags: dict[str, str]
 
 
+def _listed(operation: str, method: str, key: str) -> Iterator[dict[str, Any]]:
+    """Every summary a paged Bedrock List call returns."""
+    token: str | None = None
+    while True:
+        with _translated(operation):
+            page = getattr(_bedrock(), method)(**({"nextToken": token} if token else {}))
+        yield from page.get(key, [])
+        token = page.get("nextToken")
+        if not token:
+            return
+
+
+def _tags_of(arn: str) -> dict[str, str]:
+    with _translated("ListTagsForResource"):
+        return {t["key"]: t["value"] for t in _bedrock().list_tags_for_resource(resourceARN=arn).get("tags", [])}
+
+
 def pipeline_throughputs(marker_key: str, marker_value: str) -> list[PipelineThroughput]:
     """Every provisioned throughput in the region tagged ``marker_key=marker_value``."""
     found = []
-    token: str | None = None
-    while True:
-        with _translated("ListProvisionedModelThroughputs"):
-            page = _bedrock().list_provisioned_model_throughputs(**({"nextToken": token} if token else {}))
-        for summary in page.get("provisionedModelSummaries", []):
-            arn = summary["provisionedModelArn"]
-            with _translated("ListTagsForResource"):
-                tags = {
-                    t["key"]: t["value"] for t in _bedrock().list_tags_for_resource(resourceARN=arn).get("tags", [])
-                }
-            if tags.get(marker_key) != marker_value:
-                continue
-            found.append(
-                PipelineThroughput(
-                    arn=arn,
-                    name=summary["provisionedModelName"],
-                    status=summary["status"],
-                    model_units=int(summary.get("modelUnits", 0)),
-                    commitment=str(summary.get("commitmentDuration", "")),
-                    created=_json_ready(summary.get("creationTime", "")),
-                    tags=tags,
-                )
+    for summary in _listed("ListProvisionedModelThroughputs", "list_provisioned_model_throughputs",
+                           "provisionedModelSummaries"):  # fmt: skip
+        arn = summary["provisionedModelArn"]
+        tags = _tags_of(arn)
+        if tags.get(marker_key) != marker_value:
+            continue
+        found.append(
+            PipelineThroughput(
+                arn=arn,
+                name=summary["provisionedModelName"],
+                status=summary["status"],
+                model_units=int(summary.get("modelUnits", 0)),
+                commitment=str(summary.get("commitmentDuration", "")),
+                created=_json_ready(summary.get("creationTime", "")),
+                tags=tags,
             )
-        token = page.get("nextToken")
-        if not token:
-            break
+        )
+    return found
+
+
+@dataclass(frozen=True)
+class PipelineDeployment:
+    """An on-demand custom model deployment found by the pipeline's tags (for cleanup)."""
+
+    arn: str
+    name: str
+    status: str
+    model_arn: str
+    created: str
+    tags: dict[str, str]
+
+
+def pipeline_deployments(marker_key: str, marker_value: str) -> list[PipelineDeployment]:
+    """Every custom model deployment in the region tagged ``marker_key=marker_value``."""
+    found = []
+    for summary in _listed("ListCustomModelDeployments", "list_custom_model_deployments",
+                           "modelDeploymentSummaries"):  # fmt: skip
+        arn = summary["customModelDeploymentArn"]
+        tags = _tags_of(arn)
+        if tags.get(marker_key) != marker_value:
+            continue
+        found.append(
+            PipelineDeployment(
+                arn=arn,
+                name=summary["customModelDeploymentName"],
+                status=summary["status"],
+                model_arn=summary["modelArn"],
+                created=_json_ready(summary.get("createdAt", "")),
+                tags=tags,
+            )
+        )
     return found
 
 

@@ -55,6 +55,10 @@ def throughput_phase(status: str) -> Phase:
     return THROUGHPUT_PHASES.get(status, Phase.UNKNOWN)
 
 
+def deployment_phase(status: str) -> Phase:
+    return DEPLOYMENT_PHASES.get(status, Phase.UNKNOWN)
+
+
 def next_wait_seconds(checks_done: int, policy: PollingPolicy) -> int:
     """Seconds to wait before check number ``checks_done + 1``."""
     # Cap the exponent so a long job cannot overflow the float before min() applies.

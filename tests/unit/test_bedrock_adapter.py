@@ -196,3 +196,85 @@ def test_given_each_throughput_status_when_described_then_it_is_reported(stub: S
     snapshot = bedrock.describe_provisioned_throughput(PT_ARN)
     assert snapshot.status == status
     assert snapshot.failure_message == ("no capacity" if status == "Failed" else "")
+
+
+DEPLOYMENT_ARN = "arn:aws:bedrock:us-east-1:123456789012:custom-model-deployment/abcdef123456"
+
+
+def test_given_an_on_demand_plan_when_the_model_is_deployed_then_bedrock_gets_the_named_tagged_request(
+    stub: Stubber,
+) -> None:
+    run = _run(onDemandDeployment={"description": "support bot"})
+    plan = run.on_demand_deployment
+    assert plan is not None
+    expected = {
+        "modelDeploymentName": plan.deployment_name,
+        "modelArn": MODEL_ARN,
+        "description": "support bot",
+        "clientRequestToken": plan.client_request_token,
+        "tags": bedrock._tag_list(run.tags),
+    }
+    stub.add_response("create_custom_model_deployment", {"customModelDeploymentArn": DEPLOYMENT_ARN}, expected)
+    assert bedrock.create_custom_model_deployment(plan, MODEL_ARN, run.tags) == DEPLOYMENT_ARN
+
+
+@pytest.mark.parametrize(
+    ("code", "error"),
+    [
+        ("ServiceQuotaExceededException", QuotaExceeded),
+        ("ValidationException", BedrockRejected),
+        ("ThrottlingException", BedrockThrottled),
+        ("AccessDeniedException", BedrockAccessDenied),
+    ],
+)
+def test_given_bedrock_refuses_a_deployment_when_created_then_the_named_error_is_raised(
+    stub: Stubber, code: str, error: type[Exception]
+) -> None:
+    plan = _run(onDemandDeployment={}).on_demand_deployment
+    assert plan is not None
+    stub.add_client_error("create_custom_model_deployment", service_error_code=code)
+    with pytest.raises(error, match="CreateCustomModelDeployment"):
+        bedrock.create_custom_model_deployment(plan, MODEL_ARN, {})
+
+
+@pytest.mark.parametrize("status", ["Creating", "Active", "Failed"])
+def test_given_each_deployment_status_when_described_then_it_is_reported(stub: Stubber, status: str) -> None:
+    answer = {
+        "customModelDeploymentArn": DEPLOYMENT_ARN,
+        "modelDeploymentName": "distilled-run-1-od",
+        "modelArn": MODEL_ARN,
+        "createdAt": NOW,
+        "status": status,
+        **({"failureMessage": "not supported"} if status == "Failed" else {}),
+    }
+    stub.add_response("get_custom_model_deployment", answer, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+    snapshot = bedrock.describe_custom_model_deployment(DEPLOYMENT_ARN)
+    assert snapshot.status == status
+    assert snapshot.model_arn == MODEL_ARN
+    assert snapshot.failure_message == ("not supported" if status == "Failed" else "")
+
+
+def test_given_deployments_on_two_pages_when_the_pipelines_are_listed_then_only_tagged_ones_come_back(
+    stub: Stubber,
+) -> None:
+    other = DEPLOYMENT_ARN.replace("abcdef123456", "0123456789ab")
+
+    def summary(arn: str, name: str) -> dict[str, Any]:
+        return {"customModelDeploymentArn": arn, "customModelDeploymentName": name, "modelArn": MODEL_ARN,
+                "createdAt": NOW, "status": "Active"}  # fmt: skip
+
+    stub.add_response("list_custom_model_deployments",
+                      {"modelDeploymentSummaries": [summary(DEPLOYMENT_ARN, "ours")], "nextToken": "p2"}, {})  # fmt: skip
+    stub.add_response("list_tags_for_resource", {"tags": [{"key": "created-by", "value": "distill-pipeline"}]},
+                      {"resourceARN": DEPLOYMENT_ARN})  # fmt: skip
+    stub.add_response("list_custom_model_deployments",
+                      {"modelDeploymentSummaries": [summary(other, "theirs")]}, {"nextToken": "p2"})  # fmt: skip
+    stub.add_response("list_tags_for_resource", {"tags": [{"key": "team", "value": "search"}]}, {"resourceARN": other})
+    (found,) = bedrock.pipeline_deployments("created-by", "distill-pipeline")
+    assert (found.arn, found.name, found.status, found.model_arn) == (DEPLOYMENT_ARN, "ours", "Active", MODEL_ARN)
+    assert found.created == NOW.isoformat()
+
+
+def test_given_a_deployment_when_deleted_then_bedrock_is_asked_by_its_arn(stub: Stubber) -> None:
+    stub.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": DEPLOYMENT_ARN})
+    bedrock.delete_custom_model_deployment(DEPLOYMENT_ARN)

@@ -68,3 +68,23 @@ def test_given_a_policy_whose_cap_is_below_its_start_when_created_then_it_is_ref
 
     with pytest.raises((ValueError, msgspec.ValidationError)):
         msgspec.convert({"firstWaitSeconds": 100, "maxWaitSeconds": 10}, PollingPolicy)
+
+
+@pytest.mark.parametrize(
+    ("status", "phase"),
+    [
+        ("Creating", polling.Phase.RUNNING),
+        ("Active", polling.Phase.SUCCEEDED),
+        ("Failed", polling.Phase.FAILED),
+        ("Updating", polling.Phase.UNKNOWN),
+    ],
+)
+def test_given_a_deployment_status_when_classified_then_the_phase_is_right(status: str, phase: polling.Phase) -> None:
+    assert polling.deployment_phase(status) is phase
+
+
+def test_given_the_api_model_when_deployment_statuses_are_listed_then_each_one_has_a_phase() -> None:
+    import botocore.session
+
+    shape = botocore.session.get_session().get_service_model("bedrock").operation_model("GetCustomModelDeployment")
+    assert set(shape.output_shape.members["status"].enum) == set(polling.DEPLOYMENT_PHASES)
