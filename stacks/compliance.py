@@ -40,10 +40,11 @@ WILDCARD_REASONS = (
     ),
     WildcardReason(
         re.compile(
-            r":bedrock:<AWS::Region>:<AWS::AccountId>:(model-customization-job|custom-model|provisioned-model)/\*$"
+            r":bedrock:<AWS::Region>:<AWS::AccountId>:"
+            r"(model-customization-job|custom-model|custom-model-deployment|provisioned-model)/\*$"
         ),
-        "Bedrock generates these resource ids when the job or throughput is created; the grant is limited to this "
-        "account and region and to the resource type the call needs.",
+        "Bedrock generates these resource ids when the job, throughput or deployment is created; the grant is "
+        "limited to this account and region and to the resource type the call needs.",
     ),
     WildcardReason(
         re.compile(r":bedrock:\*::foundation-model/[a-z0-9.:-]+$"),

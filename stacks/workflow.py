@@ -1,4 +1,5 @@
-"""The state machine: check settings, prepare the data, then submit -> wait -> check -> choice (twice).
+"""The state machine: check settings, prepare the data, then submit -> wait -> check -> choice for the job, and
+the same loop again for whatever serves the model (provisioned throughput or an on-demand deployment).
 
 Each task returns the fields the next Choice or Wait reads (``status``, ``waitSeconds``); the growing wait
 comes from the handlers (distill.polling), so a job that runs for days adds few history events.
@@ -28,7 +29,7 @@ THROTTLED = "BedrockThrottled"  # distill.errors.BedrockThrottled; every other e
 EXECUTION = {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"}}
 RUN = {"run.$": "$.run"}
 RUN_AND_JOB = {**RUN, "job.$": "$.job"}
-RUN_AND_THROUGHPUT = {**RUN, "throughput.$": "$.throughput"}
+RUN_AND_SERVING = {**RUN, "serving.$": "$.serving"}
 
 
 class DistillationWorkflow(Construct):
@@ -42,38 +43,54 @@ class DistillationWorkflow(Construct):
         wait_job = sfn.Wait(self, "Wait for the job", time=sfn.WaitTime.seconds_path("$.job.waitSeconds"))
         check_job = task("Check distillation job", fn.check_job, RUN_AND_JOB, "$.job", bedrock=True)
 
-        provision = task("Create provisioned throughput", fn.provision_throughput, RUN_AND_JOB, "$.throughput",
+        # Both serving loops keep their state in $.serving; its modelId is what "Try the distilled model" calls.
+        provision = task("Create provisioned throughput", fn.provision_throughput, RUN_AND_JOB, "$.serving",
                          bedrock=True)  # fmt: skip
-        wait_pt = sfn.Wait(self, "Wait for the throughput", time=sfn.WaitTime.seconds_path("$.throughput.waitSeconds"))
-        check_pt = task("Check provisioned throughput", fn.check_throughput, RUN_AND_THROUGHPUT, "$.throughput",
+        wait_pt = sfn.Wait(self, "Wait for the throughput", time=sfn.WaitTime.seconds_path("$.serving.waitSeconds"))
+        check_pt = task("Check provisioned throughput", fn.check_throughput, RUN_AND_SERVING, "$.serving",
                         bedrock=True)  # fmt: skip
+        deploy = task("Deploy the model on demand", fn.deploy_on_demand, RUN_AND_JOB, "$.serving", bedrock=True)
+        wait_od = sfn.Wait(self, "Wait for the deployment", time=sfn.WaitTime.seconds_path("$.serving.waitSeconds"))
+        check_od = task("Check the deployment", fn.check_deployment, RUN_AND_SERVING, "$.serving", bedrock=True)
         # A real JSON null for "Write run summary" (jsii drops a None given to Result.from_object).
-        no_throughput = sfn.Pass(self, "No throughput requested", result_path="$.throughput",
-                                 parameters={"provisionedModelArn.$": "States.StringToJson('null')"})  # fmt: skip
+        no_serving = sfn.Pass(self, "No serving requested", result_path="$.serving",
+                              parameters={"modelId.$": "States.StringToJson('null')"})  # fmt: skip
         # The notebook's "run inference with the distilled model", once it can answer.
-        try_model = task("Try the distilled model", fn.try_model, RUN_AND_THROUGHPUT, "$.smokeTest", bedrock=True)
+        try_model = task("Try the distilled model", fn.try_model, RUN_AND_SERVING, "$.smokeTest", bedrock=True)
         # The summary JSON next to the run's reports, and the success notice; its result is the run's output.
         summarize = task("Write run summary", fn.finish_run, {"state.$": "$"}, result_path=None).next(
             sfn.Succeed(self, "Distillation finished")
         )
+        try_and_summarize = try_model.next(summarize)
         throughput_ready = (
             sfn.Choice(self, "Is the throughput ready?")
-            .when(_status("$.throughput.status", "Creating", "Updating"), wait_pt)
-            .when(_status("$.throughput.status", "InService"), try_model.next(summarize))
-            .when(_status("$.throughput.status", "Failed"),
-                  self._fail("Provisioned throughput failed", "ProvisioningFailed", "$.throughput.failureMessage"))
+            .when(_status("$.serving.status", "Creating", "Updating"), wait_pt)
+            .when(_status("$.serving.status", "InService"), try_and_summarize)
+            .when(_status("$.serving.status", "Failed"),
+                  self._fail("Provisioned throughput failed", "ProvisioningFailed", "$.serving.failureMessage"))
             .otherwise(self._fail("Unexpected throughput status", "UnexpectedThroughputStatus"))
         )  # fmt: skip
-        provision_wanted = (
-            sfn.Choice(self, "Provision throughput?")
-            .when(sfn.Condition.boolean_equals("$.run.provision", True),
+        deployment_active = (
+            sfn.Choice(self, "Is the deployment active?")
+            .when(_status("$.serving.status", "Creating"), wait_od)
+            .when(_status("$.serving.status", "Active"), try_and_summarize)
+            .when(_status("$.serving.status", "Failed"),
+                  self._fail("Deployment failed", "DeploymentFailed", "$.serving.failureMessage"))
+            .otherwise(self._fail("Unexpected deployment status", "UnexpectedDeploymentStatus"))
+        )  # fmt: skip
+        # distill.run_request.Serving: the run input allows exactly these three.
+        serving_chosen = (
+            sfn.Choice(self, "How should the model be served?")
+            .when(_status("$.run.serving", "provisioned-throughput"),
                   provision.next(wait_pt).next(check_pt).next(throughput_ready))
-            .otherwise(no_throughput.next(summarize))
+            .when(_status("$.run.serving", "on-demand"), deploy.next(wait_od).next(check_od).next(deployment_active))
+            .when(_status("$.run.serving", "none"), no_serving.next(summarize))
+            .otherwise(self._fail("Unexpected serving choice", "UnexpectedServingChoice"))
         )  # fmt: skip
         job_finished = (
             sfn.Choice(self, "Is the job finished?")
             .when(_status("$.job.status", "InProgress", "Stopping"), wait_job)
-            .when(_status("$.job.status", "Completed"), provision_wanted)
+            .when(_status("$.job.status", "Completed"), serving_chosen)
             .when(_status("$.job.status", "Failed"),
                   self._fail("Distillation job failed", "DistillationJobFailed", "$.job.failureMessage"))
             .when(_status("$.job.status", "Stopped"),

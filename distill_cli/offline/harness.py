@@ -413,7 +413,7 @@ class OfflinePipeline:
     """The synthesized pipeline in moto, its handlers in process, Bedrock simulated.
 
     Bedrock options go to :class:`SimulatedBedrock` (job_outcome, job_checks, throughput_fails,
-    throughput_checks). ``context`` overrides the CDK context (merged over :data:`OFFLINE_CONTEXT`).
+    throughput_checks, deployment_fails, deployment_checks). ``context`` overrides the CDK context (merged over :data:`OFFLINE_CONTEXT`).
     """
 
     def __init__(
@@ -423,6 +423,8 @@ class OfflinePipeline:
         job_checks: int = 3,
         throughput_fails: bool = False,
         throughput_checks: int = 2,
+        deployment_fails: bool = False,
+        deployment_checks: int = 2,
         context: Mapping[str, Any] | None = None,
         synthesized: SynthesizedApp | None = None,
         bucket_name: str | None = None,
@@ -435,6 +437,8 @@ class OfflinePipeline:
             "job_checks": job_checks,
             "throughput_fails": throughput_fails,
             "throughput_checks": throughput_checks,
+            "deployment_fails": deployment_fails,
+            "deployment_checks": deployment_checks,
         }
         self.bucket = bucket_name or "distill-offline-" + uuid.uuid4().hex[:8]
         self.poll_interval = poll_interval

@@ -2,7 +2,7 @@
 
 Each state is shown as it is entered (``>``) and left (``<``), with the time since the execution started and
 the facts worth seeing from the handler's result: records converted, the job ARN, the job's status and the
-phases of its ``statusDetails``, the throughput's status. Failed attempts (``!``) and retries (``~``) show too.
+phases of its ``statusDetails``, the throughput's or the deployment's status. Failed attempts (``!``) and retries (``~``) show too.
 The trace reads only the history and the state machine definition, so it works for any execution.
 """
 
@@ -17,6 +17,11 @@ _PHASE_LABELS = {
     "validationDetails": "validation",
     "dataProcessingDetails": "data processing",
     "trainingDetails": "training",
+}
+_SERVING = {
+    "none": "no serving requested",
+    "provisioned-throughput": "with provisioned throughput",
+    "on-demand": "with an on-demand deployment",
 }
 _TERMINAL_EVENTS = {"ExecutionSucceeded", "ExecutionFailed", "ExecutionTimedOut", "ExecutionAborted"}
 
@@ -65,10 +70,10 @@ def facts(result: Any) -> str:
         return ""
     if isinstance(result.get("run"), Mapping):
         run = result["run"]
-        provision = "with provisioned throughput" if run.get("provision") else "no provisioned throughput"
+        serving = _SERVING.get(str(run.get("serving")), f"served: {run.get('serving')}")
         return (
             f"run {run.get('runId')}: {run.get('teacherModelId')} -> {run.get('studentModelId')}, "
-            f"job {run.get('jobName')}, {provision}"
+            f"job {run.get('jobName')}, {serving}"
         )
     if "recordsWritten" in result:
         return (
@@ -83,6 +88,15 @@ def facts(result: Any) -> str:
         if result.get("failureMessage"):
             return f"{text}: {result['failureMessage']}"
         if result.get("status") in ("Creating", "Updating"):
+            text += f"; next check in {result.get('waitSeconds')}s"
+        return text
+    if "deploymentArn" in result:
+        text = f"deployment {result.get('status')}"
+        if not result.get("checks"):
+            return f"{text}: {result['deploymentArn']} (on demand, billed per token)"
+        if result.get("failureMessage"):
+            return f"{text}: {result['failureMessage']}"
+        if result.get("status") == "Creating":
             text += f"; next check in {result.get('waitSeconds')}s"
         return text
     if "jobArn" in result:

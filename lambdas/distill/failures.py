@@ -5,6 +5,9 @@ can end badly is covered (a Fail state, an uncaught error, the execution timeout
 without a Catch on every state. It finds the state that failed, writes the run's summary, tells the
 notification topic, and deletes provisioned throughput the run created without a commitment (the cost guard:
 a failed run must not leave something billing by the hour).
+
+On-demand custom model deployments are left alone: they bill per token processed, nothing by the hour, so a
+failed run's deployment costs nothing while unused (`distill cleanup` lists and deletes them).
 """
 
 from __future__ import annotations
@@ -66,7 +69,9 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
 
 
 def _stop_throughput_of(run_id: str) -> list[str]:
-    """Delete this run's no-commitment provisioned throughput; a commitment cannot be deleted early anyway."""
+    """Delete this run's no-commitment provisioned throughput; a commitment cannot be deleted early anyway.
+
+    A custom model deployment of the run is not touched: it bills per token, so an idle one costs nothing."""
     deleted = []
     for pt in bedrock.pipeline_throughputs(RUN_ID_TAG, run_id):
         if not pt.commitment:

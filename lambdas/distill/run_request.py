@@ -19,6 +19,9 @@ from distill.settings import PipelineSettings, Strict
 InputFormat = Literal["auto", "prompt-completion", "conversation", "chat"]
 OnInvalid = Literal["fail", "drop"]
 Commitment = Literal["OneMonth", "SixMonths"]
+# How the distilled model is served once the job completed; the state machine's
+# "How should the model be served?" choice reads it from $.run.serving.
+Serving = Literal["none", "provisioned-throughput", "on-demand"]
 SYSTEM_PROMPT_MAX = 20_000
 ModelUnits = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
@@ -27,6 +30,14 @@ class ProvisionedThroughputRequest(Strict, frozen=True):
     model_units: ModelUnits = 1
     # No commitment unless one is named: a commitment cannot be deleted before its term ends.
     commitment: Commitment | None = None
+
+
+class OnDemandDeploymentRequest(Strict, frozen=True):
+    """An on-demand custom model deployment: billed per token, nothing by the hour. An object so options can
+    be added later."""
+
+    # Bedrock's pattern is ".*": one line.
+    description: Annotated[str, msgspec.Meta(min_length=1, max_length=2048, pattern=r"^[^\r\n]+$")] | None = None
 
 
 class RunRequest(Strict, frozen=True):
@@ -38,6 +49,7 @@ class RunRequest(Strict, frozen=True):
     input_format: InputFormat = "auto"
     on_invalid_records: OnInvalid = "fail"
     provisioned_throughput: ProvisionedThroughputRequest | None = None
+    on_demand_deployment: OnDemandDeploymentRequest | None = None
     job_name: str | None = None
     custom_model_name: str | None = None
     tags: dict[str, str] = msgspec.field(default_factory=dict)
@@ -47,6 +59,12 @@ class ProvisioningPlan(Strict, frozen=True):
     model_units: int
     commitment: Commitment | None
     provisioned_model_name: str
+    client_request_token: str
+
+
+class DeploymentPlan(Strict, frozen=True):
+    deployment_name: str
+    description: str
     client_request_token: str
 
 
@@ -69,8 +87,9 @@ class ResolvedRun(Strict, frozen=True):
     job_name: str
     custom_model_name: str
     client_request_token: str
-    provision: bool  # the state machine's "Provision throughput?" choice reads this
-    provisioned_throughput: ProvisioningPlan | None
+    serving: Serving  # the state machine's "How should the model be served?" choice reads this
+    provisioned_throughput: ProvisioningPlan | None  # set when serving == "provisioned-throughput"
+    on_demand_deployment: DeploymentPlan | None  # set when serving == "on-demand"
     tags: dict[str, str]
 
 
@@ -107,15 +126,7 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
             "between them - at `$.customModelName`"
         )
     tags = _tags(request.tags, settings.resource_tags, execution_name, run)
-    plan = None
-    if request.provisioned_throughput is not None:
-        pt = request.provisioned_throughput
-        plan = ProvisioningPlan(
-            model_units=pt.model_units,
-            commitment=pt.commitment,
-            provisioned_model_name=naming.provisioned_model_name(run),
-            client_request_token=naming.client_request_token(execution_arn, "provisioned-throughput"),
-        )
+    serving, throughput, deployment = _serving(request, run, execution_name, execution_arn)
     return ResolvedRun(
         run_id=run,
         execution_name=execution_name,
@@ -133,10 +144,45 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
         job_name=job,
         custom_model_name=model,
         client_request_token=naming.client_request_token(execution_arn, "customization-job"),
-        provision=plan is not None,
-        provisioned_throughput=plan,
+        serving=serving,
+        provisioned_throughput=throughput,
+        on_demand_deployment=deployment,
         tags=tags,
     )
+
+
+def _serving(
+    request: RunRequest, run: str, execution_name: str, execution_arn: str
+) -> tuple[Serving, ProvisioningPlan | None, DeploymentPlan | None]:
+    """At most one way to serve the model: provisioned throughput (hourly) or an on-demand deployment."""
+    pt, od = request.provisioned_throughput, request.on_demand_deployment
+    if pt is not None and od is not None:
+        raise InvalidRunInput(
+            "execution input: provisionedThroughput and onDemandDeployment exclude each other; give one of them "
+            "(or neither, to serve nothing) - at `$.onDemandDeployment`"
+        )
+    if pt is not None:
+        return (
+            "provisioned-throughput",
+            ProvisioningPlan(
+                model_units=pt.model_units,
+                commitment=pt.commitment,
+                provisioned_model_name=naming.provisioned_model_name(run),
+                client_request_token=naming.client_request_token(execution_arn, "provisioned-throughput"),
+            ),
+            None,
+        )
+    if od is not None:
+        return (
+            "on-demand",
+            None,
+            DeploymentPlan(
+                deployment_name=naming.deployment_name(run),
+                description=od.description or f"Distilled model of run {run} (execution {execution_name[:80]})",
+                client_request_token=naming.client_request_token(execution_arn, "custom-model-deployment"),
+            ),
+        )
+    return "none", None, None
 
 
 def run_from_state(value: Any) -> ResolvedRun:

@@ -7,6 +7,7 @@ becomes part of the execution state under the path the state machine names (see 
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from typing import Any
 
 from distill import aws, bedrock, polling
@@ -103,48 +104,90 @@ def check_job(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings)
 
 
 def provision_throughput(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
-    """State "Create provisioned throughput" for the distilled model."""
+    """State "Create provisioned throughput" for the distilled model (result: ``$.serving``)."""
     plan = run.provisioned_throughput
     if plan is None:
         raise InvalidRunInput("provisioning was not requested for this run")
-    if not job.get("outputModelArn"):
-        raise DistillationJobFailed("the job completed without an output model ARN")
-    arn = bedrock.create_provisioned_throughput(plan, job["outputModelArn"], run.tags)
+    arn = bedrock.create_provisioned_throughput(plan, _output_model(job), run.tags)
     return {
+        **_serving_started(arn, settings),
         "provisionedModelArn": arn,
-        "status": "Creating",
         "modelUnits": plan.model_units,
         "commitment": plan.commitment,
+    }
+
+
+def check_throughput(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Check provisioned throughput"."""
+    snapshot = bedrock.describe_provisioned_throughput(serving["provisionedModelArn"])
+    return _serving_checked(serving, snapshot.status, snapshot.failure_message, polling.throughput_phase,
+                            "the provisioned throughput", settings)  # fmt: skip
+
+
+def deploy_on_demand(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Deploy the model on demand": a custom model deployment, billed per token (result: ``$.serving``)."""
+    plan = run.on_demand_deployment
+    if plan is None:
+        raise InvalidRunInput("an on-demand deployment was not requested for this run")
+    arn = bedrock.create_custom_model_deployment(plan, _output_model(job), run.tags)
+    return {**_serving_started(arn, settings), "deploymentArn": arn, "deploymentName": plan.deployment_name}
+
+
+def check_deployment(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Check the deployment"."""
+    snapshot = bedrock.describe_custom_model_deployment(serving["deploymentArn"])
+    return _serving_checked(serving, snapshot.status, snapshot.failure_message, polling.deployment_phase,
+                            "the custom model deployment", settings)  # fmt: skip
+
+
+def _output_model(job: dict[str, Any]) -> str:
+    if not job.get("outputModelArn"):
+        raise DistillationJobFailed("the job completed without an output model ARN")
+    return str(job["outputModelArn"])
+
+
+def _serving_started(model_id: str, settings: PipelineSettings) -> dict[str, Any]:
+    """What both serving loops start from: ``modelId`` is what "Try the distilled model" calls."""
+    return {
+        "modelId": model_id,
+        "status": "Creating",
+        "failureMessage": "",
         "checks": 0,
         "waitSeconds": polling.next_wait_seconds(0, settings.polling),
     }
 
 
-def check_throughput(run: ResolvedRun, throughput: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
-    """State "Check provisioned throughput"."""
-    snapshot = bedrock.describe_provisioned_throughput(throughput["provisionedModelArn"])
-    checks = int(throughput.get("checks", 0)) + 1
-    failure = snapshot.failure_message
-    if polling.throughput_phase(snapshot.status) is polling.Phase.FAILED and not failure:
-        failure = "the provisioned throughput ended Failed without a failure message"
+def _serving_checked(
+    serving: dict[str, Any],
+    status: str,
+    failure: str,
+    phase: Callable[[str], polling.Phase],
+    what: str,
+    settings: PipelineSettings,
+) -> dict[str, Any]:
+    """One more check of a serving loop: its status, a failure message that is never empty, the next wait."""
+    checks = int(serving.get("checks", 0)) + 1
+    if phase(status) is polling.Phase.FAILED and not failure:
+        failure = f"{what} ended {status} without a failure message"
     return {
-        **throughput,
-        "status": snapshot.status,
+        **serving,
+        "status": status,
         "failureMessage": failure,
         "checks": checks,
         "waitSeconds": polling.next_wait_seconds(checks, settings.polling),
     }
 
 
-def try_model(run: ResolvedRun, throughput: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
-    """State "Try the distilled model": one prompt from the dataset through Converse, as the notebook does.
+def try_model(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+    """State "Try the distilled model": one prompt from the dataset through Converse, as the notebook does, on
+    whatever serves the model (``$.serving.modelId``: the provisioned model or the deployment).
 
     A failed try is reported in the summary, not raised: the model exists and is billed either way, and the
     person reading the notification decides what to do with it.
     """
     prompt = _first_prompt(run.dataset_uri)
     try:
-        answer = bedrock.converse(throughput["provisionedModelArn"], prompt, run.system_prompt)
+        answer = bedrock.converse(serving["modelId"], prompt, run.system_prompt)
     except (BedrockRejected, BedrockAccessDenied, QuotaExceeded) as error:
         return {"prompt": prompt, "answer": None, "error": str(error)}
     return {"prompt": prompt, "answer": answer.text, "error": None, "latencyMs": answer.latency_ms}
@@ -178,6 +221,7 @@ def finish_run(state: dict[str, Any], settings: PipelineSettings) -> dict[str, A
         "jobArn": report["job"]["jobArn"],
         "customModelArn": report["customModelArn"],
         "provisionedModelArn": report["provisionedModelArn"],
+        "deploymentArn": report["deploymentArn"],
         "summaryUri": where.uri,
         "reportsUri": state["run"]["reportsUri"],
         "runId": state["run"]["runId"],

@@ -11,6 +11,11 @@ CLEANUP_HINT = (
     "Provisioned throughput is billed every hour until it is deleted. Stop it with `distill cleanup` or "
     "`aws bedrock delete-provisioned-model-throughput --provisioned-model-id {arn}`."
 )
+DEPLOYMENT_HINT = (
+    "The on-demand deployment is billed per token it processes, with no hourly charge while it is idle. Delete "
+    "it when you no longer need it with `distill cleanup` or "
+    "`aws bedrock delete-custom-model-deployment --custom-model-deployment-identifier {arn}`."
+)
 
 
 def summary_uri(reports_uri: str) -> str:
@@ -18,9 +23,9 @@ def summary_uri(reports_uri: str) -> str:
 
 
 def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
-    """What a finished run did, from the execution state ($.run, $.dataset, $.job, $.throughput, $.smokeTest)."""
+    """What a finished run did, from the execution state ($.run, $.dataset, $.job, $.serving, $.smokeTest)."""
     run, job = state["run"], state["job"]
-    throughput = state.get("throughput") or {}
+    serving = state.get("serving") or {}
     return {
         "status": "SUCCEEDED",
         "finishedAt": (now or datetime.now(UTC)).isoformat(),
@@ -43,9 +48,18 @@ def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[
             "outputUri": job.get("outputUri", run["outputUri"]),
         },
         "customModelArn": job.get("outputModelArn"),
-        "provisionedModelArn": throughput.get("provisionedModelArn"),
-        "provisionedThroughput": {k: throughput.get(k) for k in ("status", "modelUnits", "commitment")}
-        if throughput.get("provisionedModelArn")
+        "serving": run["serving"],
+        "provisionedModelArn": serving.get("provisionedModelArn"),
+        "provisionedThroughput": {k: serving.get(k) for k in ("status", "modelUnits", "commitment")}
+        if serving.get("provisionedModelArn")
+        else None,
+        "deploymentArn": serving.get("deploymentArn"),
+        "onDemandDeployment": {
+            "status": serving.get("status"),
+            "deploymentName": serving.get("deploymentName"),
+            "billing": "per token (no hourly charge)",
+        }
+        if serving.get("deploymentArn")
         else None,
         "smokeTest": state.get("smokeTest"),
         "reportsUri": run["reportsUri"],
@@ -57,7 +71,7 @@ def success_message(summary: dict[str, Any]) -> tuple[str, str]:
         f"Distillation run {summary['execution']['name']} succeeded.",
         "",
         f"Custom model:        {summary['customModelArn']}",
-        f"Provisioned model:   {summary['provisionedModelArn'] or 'none (not requested)'}",
+        *_served_by(summary),
         f"Records converted:   {summary['dataset'].get('recordsWritten', '?')} "
         f"(dropped {summary['dataset'].get('recordsDropped', 0)})",
         f"Job output/metrics:  {summary['job']['outputUri']}",
@@ -65,10 +79,18 @@ def success_message(summary: dict[str, Any]) -> tuple[str, str]:
     ]
     if summary["provisionedModelArn"]:
         lines += ["", CLEANUP_HINT.format(arn=summary["provisionedModelArn"])]
+    if summary["deploymentArn"]:
+        lines += ["", DEPLOYMENT_HINT.format(arn=summary["deploymentArn"])]
     smoke = summary.get("smokeTest") or {}
     if smoke.get("answer"):
         lines += ["", f"Smoke test prompt: {smoke['prompt'][:200]}", f"Answer: {smoke['answer'][:500]}"]
     return f"Distillation succeeded: {summary['execution']['name']}"[:100], "\n".join(lines)
+
+
+def _served_by(summary: dict[str, Any]) -> list[str]:
+    if summary["deploymentArn"]:
+        return [f"On-demand deployment: {summary['deploymentArn']} (billed per token)"]
+    return [f"Provisioned model:   {summary['provisionedModelArn'] or 'none (not requested)'}"]
 
 
 def failure_summary(
@@ -94,6 +116,7 @@ def failure_message(summary: dict[str, Any], console_url: str) -> tuple[str, str
         f"Run summary:   {summary_uri(summary['reportsUri'])}",
         f"Execution:     {console_url}",
         "",
-        "Provisioned throughput this pipeline created, and what it costs, is listed by `distill cleanup`.",
+        "Provisioned throughput and on-demand deployments this pipeline created, and what they cost, are listed "
+        "by `distill cleanup`.",
     ]
     return f"Distillation {summary['status'].lower()}: {summary['execution']['name']}"[:100], "\n".join(lines)

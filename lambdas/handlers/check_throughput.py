@@ -10,4 +10,4 @@ from distill.settings import load_settings
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return steps.check_throughput(run_from_state(event["run"]), event["throughput"], load_settings())
+    return steps.check_throughput(run_from_state(event["run"]), event["serving"], load_settings())

@@ -40,6 +40,8 @@ HANDLERS = {
     "check_job": FunctionSpec(),
     "provision_throughput": FunctionSpec(),
     "check_throughput": FunctionSpec(),
+    "deploy_on_demand": FunctionSpec(),
+    "check_deployment": FunctionSpec(),
     "try_model": FunctionSpec(),
     "finish_run": FunctionSpec(),
     # Outside the state machine: EventBridge targets.
@@ -127,6 +129,14 @@ class PipelineFunctions(Construct):
     @property
     def check_throughput(self) -> lambda_.Function:
         return self.by_module["check_throughput"]
+
+    @property
+    def deploy_on_demand(self) -> lambda_.Function:
+        return self.by_module["deploy_on_demand"]
+
+    @property
+    def check_deployment(self) -> lambda_.Function:
+        return self.by_module["check_deployment"]
 
     @property
     def try_model(self) -> lambda_.Function:
@@ -248,18 +258,29 @@ class PipelineFunctions(Construct):
         self.check_throughput.add_to_role_policy(iam.PolicyStatement(
             sid="CheckThroughput", actions=["bedrock:GetProvisionedModelThroughput"], resources=[provisioned],
         ))  # fmt: skip
+        deployments = bedrock_arn(self, "custom-model-deployment")
+        # CreateCustomModelDeployment is authorized on the custom model and on the new deployment (whose tags
+        # need bedrock:TagResource).
+        self.deploy_on_demand.add_to_role_policy(iam.PolicyStatement(
+            sid="DeployOnDemand", actions=["bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
+            resources=[custom_models, deployments],
+        ))  # fmt: skip
+        self.check_deployment.add_to_role_policy(iam.PolicyStatement(
+            sid="CheckDeployment", actions=["bedrock:GetCustomModelDeployment"], resources=[deployments],
+        ))  # fmt: skip
 
     def _grant_operations(self, bucket: s3.IBucket, topic: sns.ITopic, config: PipelineConfig) -> None:
         layout = config.layout
         reports = bucket.arn_for_objects(f"{layout.reports_prefix}*")
         provisioned = bedrock_arn(self, "provisioned-model")
+        deployments = bedrock_arn(self, "custom-model-deployment")
         self.try_model.add_to_role_policy(iam.PolicyStatement(
             sid="ReadConvertedDataset", actions=["s3:GetObject"],
             resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*")],
         ))  # fmt: skip
-        # Converse on a provisioned model is authorized as bedrock:InvokeModel on that provisioned model.
+        # Converse on a provisioned model or a deployment is authorized as bedrock:InvokeModel on that resource.
         self.try_model.add_to_role_policy(iam.PolicyStatement(
-            sid="TryTheDistilledModel", actions=["bedrock:InvokeModel"], resources=[provisioned],
+            sid="TryTheDistilledModel", actions=["bedrock:InvokeModel"], resources=[provisioned, deployments],
         ))  # fmt: skip
         for fn in (self.finish_run, self.notify_failure):
             fn.add_to_role_policy(

@@ -19,6 +19,8 @@ EXPECTED = {
     "handlers.check_job.handler": (60, 256),
     "handlers.provision_throughput.handler": (60, 256),
     "handlers.check_throughput.handler": (60, 256),
+    "handlers.deploy_on_demand.handler": (60, 256),
+    "handlers.check_deployment.handler": (60, 256),
     "handlers.try_model.handler": (60, 256),
     "handlers.finish_run.handler": (60, 256),
     "handlers.start_from_drop.handler": (60, 256),

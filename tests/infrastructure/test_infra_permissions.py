@@ -134,6 +134,8 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     assert bedrock_actions("CheckJob") == {"bedrock:GetModelCustomizationJob"}
     assert bedrock_actions("ProvisionThroughput") == {"bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"}
     assert bedrock_actions("CheckThroughput") == {"bedrock:GetProvisionedModelThroughput"}
+    assert bedrock_actions("DeployOnDemand") == {"bedrock:CreateCustomModelDeployment", "bedrock:TagResource"}
+    assert bedrock_actions("CheckDeployment") == {"bedrock:GetCustomModelDeployment"}
     assert bedrock_actions("TryModel") == {"bedrock:InvokeModel"}
     assert bedrock_actions("FinishRun") == set()
     assert bedrock_actions("StartFromDrop") == set()
@@ -142,7 +144,11 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
         "bedrock:ListTagsForResource",
         "bedrock:DeleteProvisionedModelThroughput",
     }
-    assert synth.allowed(_role_of(synth, "TryModel"), "bedrock:InvokeModel") == {f"{PREFIX}:provisioned-model/*"}
+    # Converse on whatever serves the model: a provisioned model or an on-demand deployment.
+    assert synth.allowed(_role_of(synth, "TryModel"), "bedrock:InvokeModel") == {
+        f"{PREFIX}:provisioned-model/*",
+        f"{PREFIX}:custom-model-deployment/*",
+    }
     (delete,) = [
         s
         for s in synth.statements(_role_of(synth, "NotifyFailure"))
@@ -159,6 +165,16 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     }
     assert synth.allowed(_role_of(synth, "CheckThroughput"), "bedrock:GetProvisionedModelThroughput") == {
         f"{PREFIX}:provisioned-model/*"}  # fmt: skip
+    for action in ("bedrock:CreateCustomModelDeployment", "bedrock:TagResource"):
+        assert synth.allowed(_role_of(synth, "DeployOnDemand"), action) == {
+            f"{PREFIX}:custom-model/*",
+            f"{PREFIX}:custom-model-deployment/*",
+        }, action
+    assert synth.allowed(_role_of(synth, "CheckDeployment"), "bedrock:GetCustomModelDeployment") == {
+        f"{PREFIX}:custom-model-deployment/*"
+    }
+    # The failure cost guard leaves deployments alone (billed per token): no role may delete one.
+    assert not [s for s in synth.statements() if "bedrock:DeleteCustomModelDeployment" in s["Action"]]
 
 
 def test_given_default_config_when_synthesized_then_functions_write_logs_only_to_their_own_group(synth):

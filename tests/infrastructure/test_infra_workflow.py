@@ -18,11 +18,16 @@ TASKS = {
     "Prepare dataset": ("FunctionsPrepareDataset", {"run.$": "$.run"}, "$.dataset", False),
     "Start distillation job": ("FunctionsStartJob", {"run.$": "$.run"}, "$.job", True),
     "Check distillation job": ("FunctionsCheckJob", {"run.$": "$.run", "job.$": "$.job"}, "$.job", True),
+    # Both serving loops keep their state in $.serving (its modelId is what the smoke test calls).
     "Create provisioned throughput": ("FunctionsProvisionThroughput", {"run.$": "$.run", "job.$": "$.job"},
-                                      "$.throughput", True),
-    "Check provisioned throughput": ("FunctionsCheckThroughput", {"run.$": "$.run", "throughput.$": "$.throughput"},
-                                     "$.throughput", True),
-    "Try the distilled model": ("FunctionsTryModel", {"run.$": "$.run", "throughput.$": "$.throughput"},
+                                      "$.serving", True),
+    "Check provisioned throughput": ("FunctionsCheckThroughput", {"run.$": "$.run", "serving.$": "$.serving"},
+                                     "$.serving", True),
+    "Deploy the model on demand": ("FunctionsDeployOnDemand", {"run.$": "$.run", "job.$": "$.job"},
+                                   "$.serving", True),
+    "Check the deployment": ("FunctionsCheckDeployment", {"run.$": "$.run", "serving.$": "$.serving"},
+                             "$.serving", True),
+    "Try the distilled model": ("FunctionsTryModel", {"run.$": "$.run", "serving.$": "$.serving"},
                                 "$.smokeTest", True),
     "Write run summary": ("FunctionsFinishRun", {"state.$": "$"}, None, False),
 }  # fmt: skip
@@ -49,10 +54,12 @@ def test_given_default_config_when_synthesized_then_the_states_are_the_documente
     states = synth.definition["States"]
     assert synth.definition["StartAt"] == "Check run settings"
     assert set(states) == {
-        *TASKS, "Wait for the job", "Is the job finished?", "Provision throughput?", "No throughput requested",
+        *TASKS, "Wait for the job", "Is the job finished?", "How should the model be served?",
+        "No serving requested", "Unexpected serving choice",
         "Wait for the throughput", "Is the throughput ready?", "Distillation finished",
         "Distillation job failed", "Distillation job stopped", "Unexpected job status",
         "Provisioned throughput failed", "Unexpected throughput status",
+        "Wait for the deployment", "Is the deployment active?", "Deployment failed", "Unexpected deployment status",
     }  # fmt: skip
     assert "QueryLanguage" not in synth.definition  # JSONPath, the default
 
@@ -78,7 +85,10 @@ def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order
     assert states["Create provisioned throughput"]["Next"] == "Wait for the throughput"
     assert states["Wait for the throughput"]["Next"] == "Check provisioned throughput"
     assert states["Check provisioned throughput"]["Next"] == "Is the throughput ready?"
-    assert states["No throughput requested"]["Next"] == "Write run summary"
+    assert states["Deploy the model on demand"]["Next"] == "Wait for the deployment"
+    assert states["Wait for the deployment"]["Next"] == "Check the deployment"
+    assert states["Check the deployment"]["Next"] == "Is the deployment active?"
+    assert states["No serving requested"]["Next"] == "Write run summary"
     assert states["Try the distilled model"]["Next"] == "Write run summary"
     assert states["Write run summary"]["Next"] == "Distillation finished"
     assert states["Distillation finished"]["Type"] == "Succeed"
@@ -89,7 +99,7 @@ def test_given_default_config_when_synthesized_then_every_job_status_has_a_branc
     assert _branches(states["Is the job finished?"]) == {
         "InProgress": "Wait for the job",
         "Stopping": "Wait for the job",
-        "Completed": "Provision throughput?",
+        "Completed": "How should the model be served?",
         "Failed": "Distillation job failed",
         "Stopped": "Distillation job stopped",
         "<otherwise>": "Unexpected job status",
@@ -111,21 +121,53 @@ def test_given_default_config_when_synthesized_then_every_throughput_status_has_
         "Failed": "Provisioned throughput failed",
         "<otherwise>": "Unexpected throughput status",
     }
+    assert states["Is the throughput ready?"]["Choices"][0]["Or"][0]["Variable"] == "$.serving.status"
     assert states["Provisioned throughput failed"] == {
-        "Type": "Fail", "Error": "ProvisioningFailed", "CausePath": "$.throughput.failureMessage"}
-    assert states["Unexpected throughput status"]["Type"] == "Fail"  # fmt: skip
+        "Type": "Fail", "Error": "ProvisioningFailed", "CausePath": "$.serving.failureMessage"}
+    assert states["Unexpected throughput status"] == {"Type": "Fail", "Error": "UnexpectedThroughputStatus"}  # fmt: skip
 
 
-def test_given_default_config_when_synthesized_then_throughput_is_provisioned_only_when_the_run_asks(synth):
+def test_given_default_config_when_synthesized_then_every_deployment_status_has_a_branch(synth):
+    from distill.polling import DEPLOYMENT_PHASES
+
     states = synth.definition["States"]
-    choice = states["Provision throughput?"]
-    assert choice["Choices"] == [
-        {"Variable": "$.run.provision", "BooleanEquals": True, "Next": "Create provisioned throughput"}]
-    assert choice["Default"] == "No throughput requested"
-    skip = states["No throughput requested"]
-    assert skip["Type"] == "Pass" and skip["ResultPath"] == "$.throughput"
+    branches = _branches(states["Is the deployment active?"])
+    assert branches == {
+        "Creating": "Wait for the deployment",
+        "Active": "Try the distilled model",
+        "Failed": "Deployment failed",
+        "<otherwise>": "Unexpected deployment status",
+    }
+    assert set(branches) - {"<otherwise>"} == set(DEPLOYMENT_PHASES)
+    assert {c["Variable"] for c in states["Is the deployment active?"]["Choices"]} == {"$.serving.status"}
+    assert states["Deployment failed"] == {
+        "Type": "Fail", "Error": "DeploymentFailed", "CausePath": "$.serving.failureMessage"}
+    assert states["Unexpected deployment status"] == {"Type": "Fail", "Error": "UnexpectedDeploymentStatus"}
+    assert states["Wait for the deployment"] == {
+        "Type": "Wait", "SecondsPath": "$.serving.waitSeconds", "Next": "Check the deployment"}  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_the_model_is_served_the_way_the_run_asks(synth):
+    from typing import get_args
+
+    from distill.run_request import Serving
+
+    states = synth.definition["States"]
+    choice = states["How should the model be served?"]
+    assert {c["Variable"] for c in choice["Choices"]} == {"$.run.serving"}
+    assert _branches(choice) == {
+        "provisioned-throughput": "Create provisioned throughput",
+        "on-demand": "Deploy the model on demand",
+        "none": "No serving requested",
+        "<otherwise>": "Unexpected serving choice",
+    }
+    # Every value the resolved run can hold has its branch.
+    assert set(get_args(Serving)) == set(_branches(choice)) - {"<otherwise>"}
+    assert states["Unexpected serving choice"] == {"Type": "Fail", "Error": "UnexpectedServingChoice"}
+    skip = states["No serving requested"]
+    assert skip["Type"] == "Pass" and skip["ResultPath"] == "$.serving"
     # A real JSON null (jsii would drop a None), so "Write run summary" finds the path.
-    assert skip["Parameters"] == {"provisionedModelArn.$": "States.StringToJson('null')"}  # fmt: skip
+    assert skip["Parameters"] == {"modelId.$": "States.StringToJson('null')"}  # fmt: skip
 
 
 def test_given_default_config_when_synthesized_then_the_run_output_is_the_summary_function_result(synth):
@@ -140,7 +182,9 @@ def test_given_default_config_when_synthesized_then_waits_read_their_seconds_fro
     assert states["Wait for the job"] == {
         "Type": "Wait", "SecondsPath": "$.job.waitSeconds", "Next": "Check distillation job"}
     assert states["Wait for the throughput"] == {
-        "Type": "Wait", "SecondsPath": "$.throughput.waitSeconds", "Next": "Check provisioned throughput"}  # fmt: skip
+        "Type": "Wait", "SecondsPath": "$.serving.waitSeconds", "Next": "Check provisioned throughput"}
+    assert states["Wait for the deployment"] == {
+        "Type": "Wait", "SecondsPath": "$.serving.waitSeconds", "Next": "Check the deployment"}  # fmt: skip
 
 
 def test_given_default_config_when_synthesized_then_every_task_retries_lambda_service_errors(synth):

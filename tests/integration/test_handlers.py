@@ -8,7 +8,16 @@ from typing import Any
 import pytest
 
 from distill.errors import BedrockRejected, BedrockThrottled, DatasetInvalid, InvalidRunInput, QuotaExceeded
-from handlers import check_job, check_run_settings, check_throughput, provision_throughput, start_job
+from handlers import (
+    check_deployment,
+    check_job,
+    check_run_settings,
+    check_throughput,
+    deploy_on_demand,
+    provision_throughput,
+    start_job,
+    try_model,
+)
 from tests.support.aws_world import BUCKET, EXECUTION_ARN, World, records
 
 
@@ -21,7 +30,13 @@ def test_given_console_input_when_settings_are_checked_then_the_run_is_resolved(
     run = _settle(world, {"dataset": "incoming/tickets.jsonl"})
     assert run["source"] == "s3://distill-data-bucket/incoming/tickets.jsonl"
     assert run["jobName"].startswith("distill-run-1-")
-    assert run["provision"] is False
+    assert run["serving"] == "none"
+    assert run["provisionedThroughput"] is None and run["onDemandDeployment"] is None
+
+
+def test_given_both_ways_of_serving_when_settings_are_checked_then_invalid_run_input_names_both(world: World) -> None:
+    with pytest.raises(InvalidRunInput, match=r"provisionedThroughput.*onDemandDeployment"):
+        _settle(world, {"dataset": "incoming/t.jsonl", "provisionedThroughput": {}, "onDemandDeployment": {}})
 
 
 def test_given_an_unknown_field_when_settings_are_checked_then_invalid_run_input_names_it(world: World) -> None:
@@ -98,11 +113,12 @@ def test_given_a_completed_job_when_throughput_is_provisioned_then_it_is_followe
     assert job["status"] == "Completed"
     pt = provision_throughput.handler({"run": run, "job": job}, world.context)
     assert pt["status"] == "Creating" and pt["commitment"] is None
+    assert pt["modelId"] == pt["provisionedModelArn"]
     created = world.bedrock.calls_of("CreateProvisionedModelThroughput")
     assert len(created) == 1 and "commitmentDuration" not in created[0]
     statuses = []
     while pt["status"] in ("Creating", "Updating"):
-        pt = check_throughput.handler({"run": run, "throughput": pt}, world.context)
+        pt = check_throughput.handler({"run": run, "serving": pt}, world.context)
         statuses.append(pt["status"])
     assert statuses[-1] == final
     assert ("capacity" in pt["failureMessage"].lower()) is fails
@@ -112,6 +128,75 @@ def test_given_no_provisioning_was_asked_when_the_provision_task_runs_then_it_re
     run = _settle(world, {"dataset": "incoming/t.jsonl"})
     with pytest.raises(InvalidRunInput):
         provision_throughput.handler({"run": run, "job": {"outputModelArn": "x"}}, world.context)
+
+
+def _completed_job(world: World, run: dict[str, Any]) -> dict[str, Any]:
+    job = start_job.handler({"run": run}, world.context)
+    while job["status"] == "InProgress":
+        job = check_job.handler({"run": run, "job": job}, world.context)
+    assert job["status"] == "Completed"
+    return job
+
+
+@pytest.mark.parametrize(("fails", "final"), [(False, "Active"), (True, "Failed")])
+def test_given_a_completed_job_when_deployed_on_demand_then_the_deployment_is_followed_to_the_end(
+    world: World, fails: bool, final: str
+) -> None:
+    from handlers import prepare_dataset
+
+    world.bedrock.deployment_fails = fails
+    world.upload("incoming/t.jsonl", records(120))
+    run = _settle(world, {"dataset": "incoming/t.jsonl", "onDemandDeployment": {"description": "tickets bot"}})
+    prepare_dataset.handler({"run": run}, world.context)
+    job = _completed_job(world, run)
+    serving = deploy_on_demand.handler({"run": run, "job": job}, world.context)
+    assert serving["status"] == "Creating" and serving["checks"] == 0
+    assert serving["modelId"] == serving["deploymentArn"]
+    assert serving["waitSeconds"] == world.settings.polling.first_wait_seconds
+    (created,) = world.bedrock.calls_of("CreateCustomModelDeployment")
+    assert created["modelArn"] == job["outputModelArn"]
+    assert created["modelDeploymentName"] == run["onDemandDeployment"]["deploymentName"]
+    assert created["description"] == "tickets bot"
+    assert {"key": "created-by", "value": "distill-pipeline"} in created["tags"]
+    # A retried task (same client request token) meets the same deployment.
+    again = deploy_on_demand.handler({"run": run, "job": job}, world.context)
+    assert again["deploymentArn"] == serving["deploymentArn"] and len(world.bedrock.deployments) == 1
+    seen = []
+    while serving["status"] == "Creating":
+        serving = check_deployment.handler({"run": run, "serving": serving}, world.context)
+        seen.append((serving["status"], serving["waitSeconds"]))
+    assert [s for s, _ in seen] == ["Creating", final]
+    assert seen[1][1] >= seen[0][1]
+    assert serving["checks"] == 2
+    assert ("not supported" in serving["failureMessage"]) is fails
+    if not fails:
+        answer = try_model.handler({"run": run, "serving": serving}, world.context)
+        assert answer["error"] is None and answer["answer"].startswith("(distilled model)")
+        assert answer["prompt"] == "Question 0: how do I reset my password?"
+
+
+def test_given_throttling_when_the_deployment_is_checked_then_bedrock_throttled_is_raised(world: World) -> None:
+    run = _settle(world, {"dataset": "incoming/t.jsonl", "onDemandDeployment": {}})
+    serving = deploy_on_demand.handler({"run": run, "job": _completed_job(world, run)}, world.context)
+    world.bedrock.fail_next("GetCustomModelDeployment", "ThrottlingException")
+    with pytest.raises(BedrockThrottled):
+        check_deployment.handler({"run": run, "serving": serving}, world.context)
+
+
+@pytest.mark.parametrize(
+    ("raw", "handler"),
+    [
+        ({"dataset": "incoming/t.jsonl"}, deploy_on_demand),
+        ({"dataset": "incoming/t.jsonl", "provisionedThroughput": {}}, deploy_on_demand),
+        ({"dataset": "incoming/t.jsonl", "onDemandDeployment": {}}, provision_throughput),
+    ],
+)
+def test_given_a_run_that_asked_for_another_serving_when_a_serving_task_runs_then_it_refuses(
+    world: World, raw: dict[str, Any], handler: Any
+) -> None:
+    run = _settle(world, raw)
+    with pytest.raises(InvalidRunInput):
+        handler.handler({"run": run, "job": {"outputModelArn": "x"}}, world.context)
 
 
 def test_given_valid_raw_data_when_the_dataset_is_prepared_then_the_converted_file_and_report_are_written(

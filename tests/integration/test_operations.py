@@ -15,9 +15,11 @@ from distill.errors import InvalidRunInput
 from distill.settings import SETTINGS_ENV, load_settings
 from distill_cli.simulated_bedrock import SimulatedBedrockRuntime
 from handlers import (
+    check_deployment,
     check_job,
     check_run_settings,
     check_throughput,
+    deploy_on_demand,
     finish_run,
     notify_failure,
     provision_throughput,
@@ -114,12 +116,16 @@ def test_given_an_object_that_is_not_a_dataset_when_created_then_no_run_starts(o
     assert _executions(ops) == []
 
 
-def _successful_state(ops: World, provision: bool) -> dict[str, Any]:
+SERVING_INPUT = {"none": {}, "provisioned-throughput": {"provisionedThroughput": {}},
+                 "on-demand": {"onDemandDeployment": {}}}  # fmt: skip
+
+
+def _successful_state(ops: World, serving: str) -> dict[str, Any]:
     """Walk the real handlers through a run, as the state machine would, and return its final state."""
     from handlers import prepare_dataset
 
     ops.upload("incoming/tickets.jsonl", records(120))
-    raw = {"dataset": "incoming/tickets.jsonl", **({"provisionedThroughput": {}} if provision else {})}
+    raw = {"dataset": "incoming/tickets.jsonl", **SERVING_INPUT[serving]}
     state: dict[str, Any] = check_run_settings.handler(
         {"input": raw, "execution": {"arn": EXECUTION_ARN, "name": "run-1"}}, ops.context
     )
@@ -127,27 +133,33 @@ def _successful_state(ops: World, provision: bool) -> dict[str, Any]:
     state["job"] = start_job.handler(state, ops.context)
     while state["job"]["status"] == "InProgress":
         state["job"] = check_job.handler(state, ops.context)
-    if provision:
-        state["throughput"] = provision_throughput.handler(state, ops.context)
-        while state["throughput"]["status"] == "Creating":
-            state["throughput"] = check_throughput.handler(state, ops.context)
+    assert state["run"]["serving"] == serving
+    if serving == "provisioned-throughput":
+        state["serving"] = provision_throughput.handler(state, ops.context)
+        while state["serving"]["status"] == "Creating":
+            state["serving"] = check_throughput.handler(state, ops.context)
+        state["smokeTest"] = try_model.handler(state, ops.context)
+    elif serving == "on-demand":
+        state["serving"] = deploy_on_demand.handler(state, ops.context)
+        while state["serving"]["status"] == "Creating":
+            state["serving"] = check_deployment.handler(state, ops.context)
         state["smokeTest"] = try_model.handler(state, ops.context)
     else:
-        state["throughput"] = {"provisionedModelArn": None}
+        state["serving"] = {"modelId": None}  # what the Pass state "No serving requested" writes
     return state
 
 
 def test_given_a_finished_run_when_summarized_then_the_summary_lands_in_s3_and_the_notice_carries_the_arns(
     ops: World,
 ) -> None:
-    state = _successful_state(ops, provision=True)
+    state = _successful_state(ops, "provisioned-throughput")
     output = finish_run.handler({"state": state}, ops.context)
     summary = json.loads(
         ops.s3.get_object(Bucket=BUCKET, Key=f"reports/{state['run']['runId']}/summary.json")["Body"].read()
     )
     assert summary["status"] == "SUCCEEDED"
     assert summary["customModelArn"] == state["job"]["outputModelArn"] == output["customModelArn"]
-    assert summary["provisionedModelArn"] == state["throughput"]["provisionedModelArn"] == output["provisionedModelArn"]
+    assert summary["provisionedModelArn"] == state["serving"]["provisionedModelArn"] == output["provisionedModelArn"]
     assert summary["dataset"]["recordsWritten"] == 120
     assert summary["job"]["statusDetails"]["trainingDetails"]["status"] == "Completed"
     assert summary["smokeTest"]["answer"].startswith("(distilled model)")
@@ -155,17 +167,64 @@ def test_given_a_finished_run_when_summarized_then_the_summary_lands_in_s3_and_t
     [notice] = ops.topic.published  # type: ignore[attr-defined]
     assert notice["TopicArn"] == TOPIC
     assert state["job"]["outputModelArn"] in notice["Message"]
-    assert state["throughput"]["provisionedModelArn"] in notice["Message"]
+    assert state["serving"]["provisionedModelArn"] in notice["Message"]
     assert "delete-provisioned-model-throughput" in notice["Message"]
     assert f"s3://{BUCKET}/reports/{state['run']['runId']}/summary.json" in notice["Message"]
 
 
 def test_given_a_run_without_throughput_when_summarized_then_the_notice_says_none_was_requested(ops: World) -> None:
-    state = _successful_state(ops, provision=False)
+    state = _successful_state(ops, "none")
     assert finish_run.handler({"state": state}, ops.context)["provisionedModelArn"] is None
     [notice] = ops.topic.published  # type: ignore[attr-defined]
     assert "none (not requested)" in notice["Message"]
     assert "billed every hour" not in notice["Message"]
+
+
+def test_given_a_run_served_on_demand_when_summarized_then_summary_and_notice_hold_the_deployment_and_its_cost(
+    ops: World,
+) -> None:
+    state = _successful_state(ops, "on-demand")
+    arn = state["serving"]["deploymentArn"]
+    assert state["serving"]["modelId"] == arn and state["serving"]["status"] == "Active"
+    output = finish_run.handler({"state": state}, ops.context)
+    summary = json.loads(
+        ops.s3.get_object(Bucket=BUCKET, Key=f"reports/{state['run']['runId']}/summary.json")["Body"].read()
+    )
+    assert summary["serving"] == "on-demand"
+    assert summary["deploymentArn"] == output["deploymentArn"] == arn
+    assert summary["onDemandDeployment"]["status"] == "Active"
+    assert summary["provisionedModelArn"] is None and output["provisionedModelArn"] is None
+    assert summary["provisionedThroughput"] is None
+    # The smoke test went through the deployment.
+    assert summary["smokeTest"]["answer"].startswith("(distilled model)")
+    (converse_model,) = {d.arn for d in ops.bedrock.deployments.values()}
+    assert converse_model == arn
+    [notice] = ops.topic.published  # type: ignore[attr-defined]
+    assert arn in notice["Message"]
+    assert "per token" in notice["Message"] and "no hourly charge" in notice["Message"]
+    assert f"delete-custom-model-deployment --custom-model-deployment-identifier {arn}" in notice["Message"]
+    assert "billed every hour" not in notice["Message"]
+
+
+def test_given_a_run_with_a_deployment_when_it_fails_then_the_cost_guard_leaves_the_deployment_alone(
+    ops: World,
+) -> None:
+    state = _successful_state(ops, "on-demand")
+    arn = state["serving"]["deploymentArn"]
+    clients = {
+        "s3": ops.s3,
+        "bedrock": ops.bedrock,
+        "sns": ops.topic,
+        "stepfunctions": _history_client("Write run summary", "States.Timeout", "late"),
+    }  # type: ignore[attr-defined]
+    aws.use_factory(clients.__getitem__)
+    event = {
+        "detail": {"executionArn": EXECUTION_ARN, "name": "run-1", "status": "TIMED_OUT", "error": None, "cause": None}
+    }
+    report = notify_failure.handler(event, ops.context)
+    assert report["throughputDeleted"] == []
+    assert not ops.bedrock.deployments[arn].deleted  # billed per token: nothing runs up while it sits idle
+    assert ops.bedrock.calls_of("DeleteCustomModelDeployment") == []
 
 
 def _history_client(failed_state: str, error: str, cause: str) -> Any:
@@ -218,8 +277,8 @@ def _history_client(failed_state: str, error: str, cause: str) -> Any:
 def test_given_a_failed_execution_when_notified_then_state_error_and_cause_are_told_and_throughput_is_deleted(
     ops: World,
 ) -> None:
-    state = _successful_state(ops, provision=True)  # a run that created provisioned throughput ...
-    arn = state["throughput"]["provisionedModelArn"]
+    state = _successful_state(ops, "provisioned-throughput")  # a run that created provisioned throughput ...
+    arn = state["serving"]["provisionedModelArn"]
     cause = "Provisioned throughput check timed out"
     clients = {
         "s3": ops.s3,

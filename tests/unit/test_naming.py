@@ -22,6 +22,8 @@ def _api_pattern(operation: str, member: str) -> re.Pattern[str]:
 JOB_NAME = _api_pattern("CreateModelCustomizationJob", "jobName")
 MODEL_NAME = _api_pattern("CreateModelCustomizationJob", "customModelName")
 PT_NAME = _api_pattern("CreateProvisionedModelThroughput", "provisionedModelName")
+DEPLOYMENT_NAME = _api_pattern("CreateCustomModelDeployment", "modelDeploymentName")
+DEPLOYMENT_TOKEN = _api_pattern("CreateCustomModelDeployment", "clientRequestToken")
 TOKEN = _api_pattern("CreateModelCustomizationJob", "clientRequestToken")
 ARN = "arn:aws:states:us-east-1:123456789012:execution:DistillPipeline:"
 
@@ -36,6 +38,7 @@ def test_given_any_execution_name_when_names_are_derived_then_each_matches_the_a
         (naming.custom_model_name(run), MODEL_NAME),
         (naming.provisioned_model_name(run), PT_NAME),
         (naming.deployment_name(run), MODEL_NAME),
+        (naming.deployment_name(run), DEPLOYMENT_NAME),
     ):
         assert 1 <= len(value) <= 63
         assert pattern.fullmatch(value), value
@@ -45,6 +48,7 @@ def test_given_any_execution_name_when_names_are_derived_then_each_matches_the_a
 def test_given_any_execution_when_token_is_derived_then_it_matches_the_api_pattern(name: str) -> None:
     token = naming.client_request_token(ARN + name, "customization-job")
     assert TOKEN.fullmatch(token)
+    assert DEPLOYMENT_TOKEN.fullmatch(naming.client_request_token(ARN + name, "custom-model-deployment"))
     assert len(token) == 64
 
 

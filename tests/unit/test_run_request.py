@@ -6,6 +6,7 @@ from typing import Any
 
 import pytest
 
+from distill import naming
 from distill.errors import InvalidRunInput
 from distill.run_request import parse_request, resolve, run_from_state, to_state
 from distill.settings import PipelineSettings
@@ -28,7 +29,8 @@ def test_given_only_a_dataset_when_resolved_then_the_reference_run_defaults_appl
     assert run.teacher_model_id == "amazon.nova-pro-v1:0"
     assert run.student_model_id == "amazon.nova-micro-v1:0:128k"
     assert run.max_response_length == 1000
-    assert run.provision is False and run.provisioned_throughput is None
+    assert run.serving == "none"
+    assert run.provisioned_throughput is None and run.on_demand_deployment is None
     assert run.source == "s3://distill-data-bucket/incoming/tickets.jsonl"
     assert run.dataset_uri == f"s3://distill-data-bucket/datasets/{run.run_id}/train.jsonl"
     assert run.output_uri == f"s3://distill-data-bucket/jobs/{run.run_id}/"
@@ -41,13 +43,46 @@ def test_given_a_key_instead_of_a_uri_when_resolved_then_it_is_taken_in_the_proj
 
 def test_given_provisioning_without_commitment_when_resolved_then_no_commitment_is_planned() -> None:
     run = _resolve({"dataset": "incoming/x.jsonl", "provisionedThroughput": {}})
-    assert run.provision is True
+    assert run.serving == "provisioned-throughput" and run.on_demand_deployment is None
     assert run.provisioned_throughput is not None
     assert run.provisioned_throughput.model_units == 1
     assert run.provisioned_throughput.commitment is None
 
 
-def test_given_a_resolved_run_when_it_round_trips_through_the_state_then_nothing_changes() -> None:
+def test_given_an_on_demand_deployment_when_resolved_then_a_named_deployment_is_planned() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "onDemandDeployment": {}})
+    assert run.serving == "on-demand" and run.provisioned_throughput is None
+    plan = run.on_demand_deployment
+    assert plan is not None
+    assert plan.deployment_name == naming.deployment_name(run.run_id)
+    assert plan.client_request_token == naming.client_request_token(EXECUTION[1], "custom-model-deployment")
+    assert plan.client_request_token != run.client_request_token
+    assert run.run_id in plan.description
+    assert to_state(run)["serving"] == "on-demand"
+    assert to_state(run)["onDemandDeployment"]["deploymentName"] == plan.deployment_name
+
+
+def test_given_a_deployment_description_when_resolved_then_it_is_kept() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "onDemandDeployment": {"description": "support bot v2"}})
+    assert run.on_demand_deployment is not None
+    assert run.on_demand_deployment.description == "support bot v2"
+
+
+def test_given_both_ways_of_serving_when_resolved_then_the_error_names_both_fields() -> None:
+    with pytest.raises(InvalidRunInput) as caught:
+        _resolve({"dataset": "incoming/x.jsonl", "provisionedThroughput": {}, "onDemandDeployment": {}})
+    assert "provisionedThroughput" in str(caught.value) and "onDemandDeployment" in str(caught.value)
+
+
+@pytest.mark.parametrize(
+    "raw", [{}, {"provisionedThroughput": {"modelUnits": 2}}, {"onDemandDeployment": {"description": "d"}}]
+)
+def test_given_a_resolved_run_when_it_round_trips_through_the_state_then_nothing_changes(raw: dict[str, Any]) -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", **raw})
+    assert run_from_state(to_state(run)) == run
+
+
+def test_given_a_resolved_run_with_a_commitment_when_it_round_trips_through_the_state_then_nothing_changes() -> None:
     run = _resolve(
         {"dataset": "incoming/x.jsonl", "provisionedThroughput": {"modelUnits": 2, "commitment": "OneMonth"}}
     )
@@ -73,6 +108,13 @@ def test_given_a_resolved_run_when_it_round_trips_through_the_state_then_nothing
             "$.provisionedThroughput.commitment",
         ),
         ({"dataset": "incoming/x.jsonl", "provisionedThroughput": {"units": 1}}, "`units`"),
+        ({"dataset": "incoming/x.jsonl", "onDemandDeployment": {"modelUnits": 1}}, "`modelUnits`"),
+        (
+            {"dataset": "incoming/x.jsonl", "onDemandDeployment": {"description": ""}},
+            "$.onDemandDeployment.description",
+        ),
+        ({"dataset": "incoming/x.jsonl", "onDemandDeployment": {"description": "a\nb"}}, "$.onDemandDeployment"),
+        ({"dataset": "incoming/x.jsonl", "onDemandDeployment": True}, "$.onDemandDeployment"),
         ({"dataset": "s3://other-bucket/incoming/x.jsonl"}, "$.dataset"),
         ({"dataset": "s3://distill-data-bucket/datasets/x.jsonl"}, "$.dataset"),
         ({"dataset": "s3://distill-data-bucket/incoming/../reports/x"}, "$.dataset"),

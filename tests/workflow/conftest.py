@@ -59,6 +59,7 @@ def offline(synthesized: SynthesizedApp) -> Iterator[Callable[..., OfflinePipeli
         # One check each unless a test wants to see the loop turn: every check costs a (1 s) wait.
         options.setdefault("job_checks", 1)
         options.setdefault("throughput_checks", 1)
+        options.setdefault("deployment_checks", 1)
         pipeline = OfflinePipeline(synthesized=synthesized, **options).__enter__()
         opened.append(pipeline)
         return pipeline

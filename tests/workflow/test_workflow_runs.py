@@ -7,13 +7,14 @@ import json
 
 import pytest
 
-from distill_cli.simulated_bedrock import FAILURE_MESSAGES
+from distill_cli.simulated_bedrock import DEPLOYMENT_FAILURE, FAILURE_MESSAGES
 from tests.workflow.conftest import BAD_LINE, RECORDS
 
 pytestmark = pytest.mark.xdist_group("workflow")
 
 CREATE_JOB = "CreateModelCustomizationJob"
 CREATE_PT = "CreateProvisionedModelThroughput"
+CREATE_DEPLOYMENT = "CreateCustomModelDeployment"
 
 
 def _failures(result, state: str) -> list[dict]:
@@ -38,8 +39,10 @@ def test_given_valid_dataset_when_run_without_throughput_then_succeeds_with_a_cu
     assert result.status == "SUCCEEDED", result.message
     assert result.output["jobArn"] == next(iter(pipeline.bedrock.jobs))
     assert result.output["customModelArn"].startswith("arn:aws:bedrock:us-east-1:123456789012:custom-model/")
-    assert result.output["provisionedModelArn"] is None
-    assert pipeline.bedrock.calls_of(CREATE_PT) == []
+    assert result.output["provisionedModelArn"] is None and result.output["deploymentArn"] is None
+    assert pipeline.bedrock.calls_of(CREATE_PT) == [] and pipeline.bedrock.calls_of(CREATE_DEPLOYMENT) == []
+    assert "No serving requested" in result.states_entered()
+    assert "Try the distilled model" not in result.states_entered()
     # The loop really turned: wait -> check twice (the simulated job ends at its second check).
     assert result.states_entered().count("Check distillation job") == 2
     assert result.states_entered().count("Wait for the job") == 2
@@ -74,6 +77,65 @@ def test_given_provisioning_requested_when_run_then_the_model_is_behind_throughp
     assert summary["provisionedModelArn"] == throughput.arn
     assert summary["smokeTest"]["answer"].startswith("(distilled model)")
     assert summary["dataset"]["recordsWritten"] == RECORDS
+
+
+def test_given_an_on_demand_deployment_requested_when_run_then_the_model_is_deployed_and_tried(offline, dataset_file):
+    pipeline = offline(deployment_checks=2)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "onDemandDeployment": {"description": "support bot"}})
+
+    assert result.status == "SUCCEEDED", result.message
+    (deployment,) = pipeline.bedrock.deployments.values()
+    assert result.output["deploymentArn"] == deployment.arn
+    assert result.output["provisionedModelArn"] is None
+    assert pipeline.bedrock.calls_of(CREATE_PT) == []
+    assert deployment.request["modelArn"] == result.output["customModelArn"]
+    assert deployment.request["description"] == "support bot"
+    assert deployment.status == "Active" and not deployment.deleted
+    entered = result.states_entered()
+    assert entered.count("Check the deployment") == 2 and entered.count("Wait for the deployment") == 2
+    assert entered[-4:] == ["Is the deployment active?", "Try the distilled model", "Write run summary",
+                            "Distillation finished"]  # fmt: skip
+    # The smoke test called the deployment itself (the simulator answers only for an active deployment).
+    (tried,) = pipeline.invocations_of("try_model")
+    assert tried.event["serving"]["modelId"] == deployment.arn
+    assert tried.result["error"] is None
+    summary = pipeline.read_json(result.output["summaryUri"].removeprefix(f"s3://{pipeline.bucket}/"))
+    assert summary["serving"] == "on-demand"
+    assert summary["deploymentArn"] == deployment.arn
+    assert summary["onDemandDeployment"]["status"] == "Active"
+    assert summary["smokeTest"]["answer"].startswith("(distilled model)")
+    assert any("deployment Active" in line for line in result.trace)
+
+
+def test_given_the_deployment_fails_when_run_then_the_execution_fails_with_bedrocks_message(offline, dataset_file):
+    pipeline = offline(deployment_fails=True)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "onDemandDeployment": {}})
+
+    assert result.status == "FAILED"
+    assert result.error == "DeploymentFailed"
+    assert result.cause == DEPLOYMENT_FAILURE
+    assert result.states_entered()[-1] == "Deployment failed"
+    assert "Try the distilled model" not in result.states_entered()
+    (deployment,) = pipeline.bedrock.deployments.values()
+    assert not deployment.deleted  # billed per token: the cost guard leaves it to `distill cleanup`
+    (notice,) = [d for d in result.deliveries if d.module == "notify_failure"]
+    assert notice.ok, notice.error
+    assert notice.result["failedState"] == "Deployment failed" and notice.result["cause"] == DEPLOYMENT_FAILURE
+
+
+def test_given_both_ways_of_serving_when_run_then_check_run_settings_fails_naming_both(offline, dataset_file):
+    pipeline = offline()
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "onDemandDeployment": {}, "provisionedThroughput": {}})
+
+    assert result.status == "FAILED" and result.error == "InvalidRunInput"
+    assert "provisionedThroughput" in result.cause and "onDemandDeployment" in result.cause
+    assert pipeline.bedrock.jobs == {}
 
 
 def test_given_a_run_when_traced_then_every_state_is_shown_entered_and_left_with_its_facts(offline, dataset_file):
