@@ -1,19 +1,26 @@
-"""distill cleanup : list the provisioned throughput this pipeline created and delete what you choose.
+"""distill cleanup : list the provisioned throughput and on-demand deployments this pipeline created and delete
+what you choose.
 
-Only resources carrying the pipeline's tag are listed; data in S3 is never touched.
+Only resources carrying the pipeline's tag are listed; data in S3 is never touched. Provisioned throughput bills
+by the hour; an on-demand custom model deployment bills per token only, so an idle one costs nothing (it is listed
+so it can be removed when it is no longer wanted).
 """
 
 from __future__ import annotations
 
 import argparse
 import sys
+from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
-        "--yes", action="store_true", help="delete every listed no-commitment throughput without asking"
+        "--yes",
+        action="store_true",
+        help="delete every listed no-commitment throughput and every listed deployment without asking",
     )
     parser.add_argument("--list", action="store_true", help="only list, delete nothing")
     parser.add_argument(
@@ -23,38 +30,53 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     )
 
 
+@dataclass(frozen=True)
+class _Found:
+    name: str
+    arn: str
+    line: str  # what the listing shows
+    delete: Callable[[str], None] | None  # None: cannot be deleted (a commitment before its term)
+
+
 def run(args: argparse.Namespace, ask: Any = input) -> int:
     from distill import bedrock
     from distill.settings import PIPELINE_TAG
 
-    found = bedrock.pipeline_throughputs(*PIPELINE_TAG)
-    if not found:
-        print("nothing to clean up: no provisioned throughput created by this pipeline")
-        return 0
     now = datetime.now(UTC)
-    for index, pt in enumerate(found, 1):
-        age = _age(pt.created, now)
+    found: list[_Found] = []
+    for pt in bedrock.pipeline_throughputs(*PIPELINE_TAG):
         cost = f"${pt.model_units * args.unit_price:.2f}/h" if args.unit_price else "cost: see --unit-price"
         commitment = (
             f"commitment {pt.commitment} (cannot be deleted before its term)" if pt.commitment else "no commitment"
         )
-        print(
-            f"[{index}] {pt.name}  {pt.status}  {pt.model_units} unit(s)  age {age}  {cost}  {commitment}\n    {pt.arn}"
+        line = f"{pt.name}  {pt.status}  {pt.model_units} unit(s)  age {_age(pt.created, now)}  {cost}  {commitment}"
+        found.append(_Found(pt.name, pt.arn, line, None if pt.commitment else bedrock.delete_provisioned_throughput))
+    for deployment in bedrock.pipeline_deployments(*PIPELINE_TAG):
+        line = (
+            f"{deployment.name}  {deployment.status}  on-demand deployment  age {_age(deployment.created, now)}  "
+            "billed per token (no hourly charge)"
         )
+        found.append(_Found(deployment.name, deployment.arn, line, bedrock.delete_custom_model_deployment))
+    if not found:
+        print("nothing to clean up: no provisioned throughput or on-demand deployment created by this pipeline")
+        return 0
+    for index, item in enumerate(found, 1):
+        print(f"[{index}] {item.line}\n    {item.arn}")
     if args.list:
         return 0
-    deletable = [pt for pt in found if not pt.commitment]
     deleted = 0
-    for pt in deletable:
+    for item in found:
+        if item.delete is None:
+            continue
         if not args.yes:
             if not sys.stdin.isatty() and ask is input:
                 print("not a terminal: pass --yes to delete, or --list", file=sys.stderr)
                 return 2
-            if ask(f"delete {pt.name}? [y/N] ").strip().lower() not in ("y", "yes"):
+            if ask(f"delete {item.name}? [y/N] ").strip().lower() not in ("y", "yes"):
                 continue
-        bedrock.delete_provisioned_throughput(pt.arn)
+        item.delete(item.arn)
         deleted += 1
-        print(f"deleted {pt.arn}")
+        print(f"deleted {item.arn}")
     print(f"{deleted} deleted, {len(found) - deleted} kept")
     return 0
 

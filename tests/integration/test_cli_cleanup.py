@@ -86,3 +86,48 @@ def test_given_nothing_was_created_when_cleanup_runs_then_it_says_so(
 ) -> None:
     assert cleanup.run(_args(yes=True)) == 0
     assert "nothing to clean up" in capsys.readouterr().out
+
+
+def _deploy(fake: SimulatedBedrock, name: str, tags: dict[str, str]) -> str:
+    model = next(fake._model_arn(j) for j in fake.jobs.values() if j.name == f"job-{name[-1]}")
+    return fake.create_custom_model_deployment(
+        modelDeploymentName=name, modelArn=model, clientRequestToken=name,
+        tags=[{"key": k, "value": v} for k, v in tags.items()],
+    )["customModelDeploymentArn"]  # fmt: skip
+
+
+def test_given_tagged_and_foreign_deployments_when_cleanup_is_confirmed_then_only_the_tagged_one_is_deleted(
+    bedrock: SimulatedBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    throughput = _provision(bedrock, "ours-0", {"created-by": "distill-pipeline"})
+    ours = _deploy(bedrock, "ours-od-1", {"created-by": "distill-pipeline"})
+    theirs = _deploy(bedrock, "theirs-od-2", {"team": "search"})
+    asked = []
+    assert cleanup.run(_args(), ask=lambda q: asked.append(q) or ("y" if "od" in q else "n")) == 0
+    assert asked == ["delete ours-0? [y/N] ", "delete ours-od-1? [y/N] "]
+    assert bedrock.deployments[ours].deleted and not bedrock.deployments[theirs].deleted
+    assert not bedrock.throughputs[throughput].deleted
+    out = capsys.readouterr().out
+    assert ours in out and "theirs-od-2" not in out
+    assert "billed per token" in out
+    assert "1 deleted, 1 kept" in out
+
+
+def test_given_only_a_deployment_when_cleanup_lists_then_it_is_shown_and_kept(
+    bedrock: SimulatedBedrock, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ours = _deploy(bedrock, "ours-od-0", {"created-by": "distill-pipeline"})
+    assert cleanup.run(_args(list=True), ask=lambda q: pytest.fail("must not ask")) == 0
+    assert not bedrock.deployments[ours].deleted
+    out = capsys.readouterr().out
+    assert ours in out and "on-demand deployment" in out and "nothing to clean up" not in out
+
+
+def test_given_a_deployment_when_cleanup_runs_with_yes_then_it_is_deleted_with_the_throughput(
+    bedrock: SimulatedBedrock,
+) -> None:
+    committed = _provision(bedrock, "ours-0", {"created-by": "distill-pipeline"}, commitment="OneMonth")
+    ours = _deploy(bedrock, "ours-od-1", {"created-by": "distill-pipeline"})
+    assert cleanup.run(_args(yes=True)) == 0
+    assert bedrock.deployments[ours].deleted
+    assert not bedrock.throughputs[committed].deleted
