@@ -23,11 +23,20 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         default="completed",
         help="how the simulated distillation job ends (default: completed)",
     )
-    parser.add_argument(
+    serving = parser.add_mutually_exclusive_group()
+    serving.add_argument(
         "--provision", action="store_true", help="put the distilled model behind (simulated) provisioned throughput"
+    )
+    serving.add_argument(
+        "--on-demand",
+        action="store_true",
+        help="serve the distilled model with a (simulated) on-demand custom model deployment, billed per token",
     )
     parser.add_argument(
         "--throughput-fails", action="store_true", help="the simulated provisioned throughput ends Failed"
+    )
+    parser.add_argument(
+        "--deployment-fails", action="store_true", help="the simulated on-demand deployment ends Failed"
     )
     parser.add_argument(
         "--input",
@@ -38,7 +47,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--via-drop",
         action="store_true",
         help="start the run as a deployed pipeline does: the upload's Object Created event goes through the "
-        "template's EventBridge rule to the drop handler (--input/--provision become the <file>.settings.json sidecar)",
+        "template's EventBridge rule to the drop handler (--input/--provision/--on-demand become the "
+        "<file>.settings.json sidecar)",
     )
     parser.add_argument("--name", help="the execution name (default: local-<file>-<time>; ignored with --via-drop)")
     parser.add_argument(
@@ -57,6 +67,8 @@ def _execution_input(args: argparse.Namespace, dataset_key: str) -> dict[str, An
     run_input: dict[str, Any] = {"dataset": dataset_key}
     if args.provision:
         run_input["provisionedThroughput"] = {"modelUnits": 1}
+    if args.on_demand:
+        run_input["onDemandDeployment"] = {}
     if args.extra_input:
         run_input.update(args.extra_input)
     return run_input
@@ -109,6 +121,7 @@ def run(args: argparse.Namespace) -> int:
         job_outcome=args.job_outcome,
         job_checks=args.job_checks,
         throughput_fails=args.throughput_fails,
+        deployment_fails=args.deployment_fails,
     ) as pipeline:
         say(f"Simulated AWS: bucket {pipeline.bucket}, {len(pipeline.functions)} functions, state machine")
         say(f"  {pipeline.state_machine_arn}")
@@ -168,6 +181,10 @@ def _summary(say: Any, pipeline: Any, result: Any) -> None:
     say(f"  custom model       {output.get('customModelArn') or '(none)'}")
     provisioned = output.get("provisionedModelArn") or (throughputs[-1].arn if throughputs else "")
     say(f"  provisioned model  {provisioned or '(none requested)' if result.succeeded else provisioned or '(none)'}")
+    deployments = list(pipeline.bedrock.deployments.values())
+    deployment = output.get("deploymentArn") or (deployments[-1].arn if deployments else "")
+    if deployment:
+        say(f"  deployment         {deployment} (on demand, billed per token)")
     if output.get("reportsUri"):
         say(f"  reports            {output['reportsUri']}")
     layout = pipeline.settings.get("layout", {})

@@ -44,6 +44,41 @@ def test_given_a_valid_file_when_local_run_then_exit_0_and_the_last_line_is_succ
     assert list(tmp_path.glob("reports/*/validation-report.json"))
 
 
+def test_given_on_demand_when_local_run_then_the_model_is_deployed_and_the_summary_names_the_deployment(
+    capsys, dataset_file
+):
+    code = main(["local-run", str(dataset_file), "--on-demand", "--job-checks", "1"])
+
+    lines, _ = _lines(capsys)
+    assert code == 0, "\n".join(lines)
+    assert lines[-1] == "SUCCEEDED"
+    text = "\n".join(lines)
+    assert "with an on-demand deployment" in text
+    assert "> Deploy the model on demand" in text and "< Check the deployment" in text
+    assert any(
+        line.strip().startswith("deployment ") and ":custom-model-deployment/" in line and "per token" in line
+        for line in lines
+    )
+
+
+def test_given_the_deployment_fails_when_local_run_then_exit_1_with_bedrocks_message(capsys, dataset_file):
+    from distill_cli.simulated_bedrock import DEPLOYMENT_FAILURE
+
+    code = main(["local-run", str(dataset_file), "--on-demand", "--deployment-fails", "--job-checks", "1", "--quiet"])
+
+    lines, _ = _lines(capsys)
+    assert code == 1
+    assert lines[-1].startswith("FAILED: DeploymentFailed")
+    assert DEPLOYMENT_FAILURE in lines[-1]
+
+
+def test_given_provision_and_on_demand_together_when_local_run_then_exit_2(capsys, dataset_file):
+    with pytest.raises(SystemExit) as exited:
+        main(["local-run", str(dataset_file), "--provision", "--on-demand"])
+    assert exited.value.code == 2
+    assert "not allowed with argument" in capsys.readouterr().err
+
+
 def test_given_a_file_with_a_broken_line_when_local_run_then_exit_1_naming_the_line(capsys, invalid_dataset_file):
     code = main(["local-run", str(invalid_dataset_file)])
 
