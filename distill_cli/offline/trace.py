@@ -75,6 +75,12 @@ def facts(result: Any) -> str:
             f"run {run.get('runId')}: {run.get('teacherModelId')} -> {run.get('studentModelId')}, "
             f"job {run.get('jobName')}, {serving}"
         )
+    if "summaryUri" in result:  # Write run summary
+        return f"summary -> {result['summaryUri']}"
+    if "answer" in result and "prompt" in result:  # Try the distilled model
+        if result.get("error"):
+            return f"the model did not answer: {result['error']}"
+        return f"asked {_clip(result['prompt'])!r}, answered {_clip(result.get('answer') or '')!r}"
     if "recordsWritten" in result:
         return (
             f"{result['recordsWritten']} records converted ({result.get('recordsRead')} read, "
@@ -115,6 +121,10 @@ def facts(result: Any) -> str:
     # A result this trace does not know: its short scalar fields.
     shown = [f"{k}={v}" for k, v in result.items() if isinstance(v, str | int | float | bool) and len(str(v)) <= 120]
     return ", ".join(shown[:4])
+
+
+def _clip(text: str, length: int = 60) -> str:
+    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def error_text(error: str, cause: str) -> str:

@@ -95,6 +95,20 @@ def start_run(event: dict[str, Any], settings: PipelineSettings, state_machine_a
         return {"started": False, "reason": f"{obj.uri} is not a .jsonl/.jsonl.gz file under the drop prefix"}
     run_input = execution_input(obj, read_sidecar(obj))
     sfn = aws.client("stepfunctions")
+    # StartExecution with the name and input of a *running* execution just returns it, so ask first: a
+    # duplicate event must be reported as one, not as a start.
+    execution_arn = state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + obj.execution_name
+    try:
+        existing = sfn.describe_execution(executionArn=execution_arn)
+    except sfn.exceptions.ExecutionDoesNotExist:
+        existing = None
+    if existing is not None:
+        return {
+            "started": False,
+            "reason": f"duplicate event: this object already has a run ({existing['status']})",
+            "name": obj.execution_name,
+            "executionArn": execution_arn,
+        }
     try:
         started = sfn.start_execution(
             stateMachineArn=state_machine_arn, name=obj.execution_name, input=json.dumps(run_input)

@@ -167,6 +167,9 @@ class PipelineFunctions(Construct):
         self.notify_failure.add_to_role_policy(iam.PolicyStatement(
             sid="ReadFailedRunHistory", actions=["states:GetExecutionHistory"], resources=[executions],
         ))  # fmt: skip
+        self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
+            sid="SeeEarlierRuns", actions=["states:DescribeExecution"], resources=[executions],
+        ))  # fmt: skip
 
     def _function(
         self, module: str, spec: FunctionSpec, code: lambda_.Code, environment: dict[str, str], log_days: int

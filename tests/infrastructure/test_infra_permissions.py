@@ -190,3 +190,14 @@ def test_given_default_config_when_synthesized_then_functions_write_logs_only_to
 def _suffix(synth, prefix: str) -> str:
     (key,) = (k for k in synth.resources("AWS::Logs::LogGroup") if k.startswith(prefix))
     return key.removeprefix(prefix)
+
+
+def test_given_default_config_when_synthesized_then_the_drop_starter_may_only_start_and_look_up_runs(synth):
+    actions = {
+        a for s in synth.statements(_role_of(synth, "StartFromDrop")) for a in s["Action"] if a.startswith("states:")
+    }
+    assert actions == {"states:StartExecution", "states:DescribeExecution"}
+    (machine,) = synth.resources("AWS::StepFunctions::StateMachine")
+    assert synth.allowed(_role_of(synth, "StartFromDrop"), "states:StartExecution") == {f"<{machine}>"}
+    (described,) = synth.allowed(_role_of(synth, "StartFromDrop"), "states:DescribeExecution")
+    assert ":execution:" in described and described.endswith(":*")

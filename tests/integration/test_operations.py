@@ -79,7 +79,9 @@ def test_given_a_dropped_file_when_the_event_arrives_twice_then_one_execution_ru
     first = start_from_drop.handler(_drop_event("incoming/tickets.jsonl"), ops.context)
     second = start_from_drop.handler(_drop_event("incoming/tickets.jsonl"), ops.context)
     assert first["started"] is True
-    assert second["name"] == first["name"]
+    # The run is still going: StartExecution would quietly return it, the handler must say "duplicate".
+    assert second["started"] is False and second["reason"].startswith("duplicate event")
+    assert second["name"] == first["name"] and second["executionArn"] == first["executionArn"]
     executions = _executions(ops)
     assert len(executions) == 1
     started = ops.sfn.describe_execution(executionArn=executions[0]["executionArn"])  # type: ignore[attr-defined]

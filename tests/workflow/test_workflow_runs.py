@@ -142,15 +142,19 @@ def test_given_a_run_when_traced_then_every_state_is_shown_entered_and_left_with
     pipeline = offline(job_checks=2)
     key = pipeline.upload(dataset_file)
 
-    result = pipeline.run({"dataset": key})
+    result = pipeline.run({"dataset": key, "onDemandDeployment": {}})
 
     text = "\n".join(result.trace)
-    for state in ("Check run settings", "Prepare dataset", "Start distillation job", "Check distillation job"):
+    for state in ("Check run settings", "Prepare dataset", "Start distillation job", "Check distillation job",
+                  "Deploy the model on demand", "Try the distilled model", "Write run summary"):  # fmt: skip
         assert f"> {state}" in text
         assert f"< {state}" in text
     assert f"{RECORDS} records converted" in text
     assert "validation Completed" in text and "training" in text
     assert result.output["jobArn"] in text
+    assert "(on demand, billed per token)" in text
+    assert "answered '(distilled model)" in text
+    assert f"summary -> {result.output['summaryUri']}" in text
     assert result.trace[-1].endswith("execution succeeded")
 
 
