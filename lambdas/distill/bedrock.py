@@ -251,27 +251,31 @@ def _tags_of(arn: str) -> dict[str, str]:
         return {t["key"]: t["value"] for t in _bedrock().list_tags_for_resource(resourceARN=arn).get("tags", [])}
 
 
+def _tagged(
+    operation: str, method: str, key: str, arn_field: str, marker: tuple[str, str]
+) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
+    """(summary, tags) of each listed resource that carries the ``marker`` tag."""
+    for summary in _listed(operation, method, key):
+        tags = _tags_of(summary[arn_field])
+        if tags.get(marker[0]) == marker[1]:
+            yield summary, tags
+
+
 def pipeline_throughputs(marker_key: str, marker_value: str) -> list[PipelineThroughput]:
     """Every provisioned throughput in the region tagged ``marker_key=marker_value``."""
-    found = []
-    for summary in _listed("ListProvisionedModelThroughputs", "list_provisioned_model_throughputs",
-                           "provisionedModelSummaries"):  # fmt: skip
-        arn = summary["provisionedModelArn"]
-        tags = _tags_of(arn)
-        if tags.get(marker_key) != marker_value:
-            continue
-        found.append(
-            PipelineThroughput(
-                arn=arn,
-                name=summary["provisionedModelName"],
-                status=summary["status"],
-                model_units=int(summary.get("modelUnits", 0)),
-                commitment=str(summary.get("commitmentDuration", "")),
-                created=_json_ready(summary.get("creationTime", "")),
-                tags=tags,
-            )
+    listing = ("ListProvisionedModelThroughputs", "list_provisioned_model_throughputs", "provisionedModelSummaries")
+    return [
+        PipelineThroughput(
+            arn=summary["provisionedModelArn"],
+            name=summary["provisionedModelName"],
+            status=summary["status"],
+            model_units=int(summary.get("modelUnits", 0)),
+            commitment=str(summary.get("commitmentDuration", "")),
+            created=_json_ready(summary.get("creationTime", "")),
+            tags=tags,
         )
-    return found
+        for summary, tags in _tagged(*listing, "provisionedModelArn", (marker_key, marker_value))
+    ]
 
 
 @dataclass(frozen=True)
@@ -288,24 +292,18 @@ class PipelineDeployment:
 
 def pipeline_deployments(marker_key: str, marker_value: str) -> list[PipelineDeployment]:
     """Every custom model deployment in the region tagged ``marker_key=marker_value``."""
-    found = []
-    for summary in _listed("ListCustomModelDeployments", "list_custom_model_deployments",
-                           "modelDeploymentSummaries"):  # fmt: skip
-        arn = summary["customModelDeploymentArn"]
-        tags = _tags_of(arn)
-        if tags.get(marker_key) != marker_value:
-            continue
-        found.append(
-            PipelineDeployment(
-                arn=arn,
-                name=summary["customModelDeploymentName"],
-                status=summary["status"],
-                model_arn=summary["modelArn"],
-                created=_json_ready(summary.get("createdAt", "")),
-                tags=tags,
-            )
+    listing = ("ListCustomModelDeployments", "list_custom_model_deployments", "modelDeploymentSummaries")
+    return [
+        PipelineDeployment(
+            arn=summary["customModelDeploymentArn"],
+            name=summary["customModelDeploymentName"],
+            status=summary["status"],
+            model_arn=summary["modelArn"],
+            created=_json_ready(summary.get("createdAt", "")),
+            tags=tags,
         )
-    return found
+        for summary, tags in _tagged(*listing, "customModelDeploymentArn", (marker_key, marker_value))
+    ]
 
 
 def delete_provisioned_throughput(arn: str) -> None:

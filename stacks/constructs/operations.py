@@ -84,14 +84,7 @@ class RunTriggers(Construct):
                     "object": {"key": [{"wildcard": f"{drop_prefix}*{suffix}"} for suffix in DATA_SUFFIXES]},
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    start_from_drop,
-                    retry_attempts=4,
-                    max_event_age=Duration.hours(2),
-                    dead_letter_queue=self.undelivered,
-                )
-            ],
+            targets=[self._target(start_from_drop, max_age=Duration.hours(2))],
         )
         events.Rule(
             self,
@@ -105,14 +98,7 @@ class RunTriggers(Construct):
                     "status": ["FAILED", "TIMED_OUT", "ABORTED"],
                 },
             ),
-            targets=[
-                targets.LambdaFunction(
-                    notify_failure,
-                    retry_attempts=4,
-                    max_event_age=Duration.hours(6),
-                    dead_letter_queue=self.undelivered,
-                )
-            ],
+            targets=[self._target(notify_failure, max_age=Duration.hours(6))],
         )
         ended_badly = cloudwatch.MathExpression(
             label="Runs that failed, timed out or were aborted",
@@ -134,3 +120,9 @@ class RunTriggers(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarm.add_alarm_action(cw_actions.SnsAction(topic))
+
+    def _target(self, function: lambda_.IFunction, *, max_age: Duration) -> targets.LambdaFunction:
+        """EventBridge retries a failed delivery 4 times, then keeps the event in the dead-letter queue."""
+        return targets.LambdaFunction(
+            function, retry_attempts=4, max_event_age=max_age, dead_letter_queue=self.undelivered
+        )
