@@ -98,6 +98,7 @@ def check_job(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings)
         "outputModelArn": snapshot.output_model_arn,
         "statusDetails": snapshot.status_details,
         "outputUri": snapshot.output_uri or run.output_uri,
+        "endTime": snapshot.end_time,
         "checks": checks,
         "waitSeconds": polling.next_wait_seconds(checks, settings.polling),
     }

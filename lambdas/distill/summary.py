@@ -26,9 +26,11 @@ def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[
     """What a finished run did, from the execution state ($.run, $.dataset, $.job, $.serving, $.smokeTest)."""
     run, job = state["run"], state["job"]
     serving = state.get("serving") or {}
+    finished = now or datetime.now(UTC)
     return {
         "status": "SUCCEEDED",
-        "finishedAt": (now or datetime.now(UTC)).isoformat(),
+        "finishedAt": finished.isoformat(),
+        "timings": _timings(job, finished),
         "execution": {"name": run["executionName"], "arn": run["executionArn"]},
         "input": {
             "dataset": run["source"],
@@ -120,3 +122,14 @@ def failure_message(summary: dict[str, Any], console_url: str) -> tuple[str, str
         "by `distill cleanup`.",
     ]
     return f"Distillation {summary['status'].lower()}: {summary['execution']['name']}"[:100], "\n".join(lines)
+
+
+def _timings(job: dict[str, Any], finished: datetime) -> dict[str, Any]:
+    """When the job was started and ended, and how long the job and the whole tail of the run took."""
+    started = job.get("startedAt")
+    ended = job.get("endTime") or None
+    timings: dict[str, Any] = {"jobStartedAt": None, "jobEndedAt": ended, "secondsSinceJobStart": None}
+    if isinstance(started, int | float):
+        timings["jobStartedAt"] = datetime.fromtimestamp(started, UTC).isoformat()
+        timings["secondsSinceJobStart"] = int(finished.timestamp() - started)
+    return timings

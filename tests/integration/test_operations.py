@@ -164,6 +164,8 @@ def test_given_a_finished_run_when_summarized_then_the_summary_lands_in_s3_and_t
     assert summary["provisionedModelArn"] == state["serving"]["provisionedModelArn"] == output["provisionedModelArn"]
     assert summary["dataset"]["recordsWritten"] == 120
     assert summary["job"]["statusDetails"]["trainingDetails"]["status"] == "Completed"
+    assert summary["timings"]["jobStartedAt"] is not None and summary["timings"]["secondsSinceJobStart"] >= 0
+    assert summary["timings"]["jobEndedAt"]  # Bedrock's endTime of the completed job
     assert summary["smokeTest"]["answer"].startswith("(distilled model)")
     assert summary["smokeTest"]["prompt"] == "Question 0: how do I reset my password?"
     [notice] = ops.topic.published  # type: ignore[attr-defined]
