@@ -13,8 +13,6 @@ from aws_cdk import aws_iam as iam
 from stacks.app_builder import SKIP_BUNDLING, build_app
 from stacks.compliance import WILDCARD_REASONS, flat_reference
 
-pytestmark = pytest.mark.xdist_group("infrastructure")
-
 
 def test_given_default_config_when_synthesized_with_cdk_nag_then_no_finding_is_left_unacknowledged(synth):
     # The session fixture synthesized with complianceChecks on: an unacknowledged error would have raised there.

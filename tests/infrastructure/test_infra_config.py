@@ -10,8 +10,6 @@ import pytest
 
 from stacks.config import CONTEXT_KEYS, ConfigError, PipelineConfig, from_context
 
-pytestmark = pytest.mark.xdist_group("infrastructure")
-
 CDK_JSON = json.loads((Path(__file__).resolve().parents[2] / "cdk.json").read_text())
 
 

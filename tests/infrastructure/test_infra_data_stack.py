@@ -2,10 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 from aws_cdk.assertions import Match
-
-pytestmark = pytest.mark.xdist_group("infrastructure")
 
 
 def _bucket(synth, prefix: str = "Bucket"):
@@ -29,6 +26,7 @@ def test_given_default_config_when_synthesized_then_the_data_bucket_logs_access_
     assert logs["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     (rule,) = logs["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == synth.config.access_log_retention_days
+
 
 def test_given_default_config_when_synthesized_then_bucket_is_versioned_and_s3_encrypted(synth):
     synth.data.has_resource_properties("AWS::S3::Bucket", {

@@ -5,12 +5,8 @@ from __future__ import annotations
 import importlib.util
 import json
 
-import pytest
-
 from distill.settings import PipelineSettings, parse_settings
 from stacks.constructs.functions import HANDLERS
-
-pytestmark = pytest.mark.xdist_group("infrastructure")
 
 EXPECTED = {
     "handlers.check_run_settings.handler": (60, 256),
@@ -76,4 +72,3 @@ def test_given_default_config_when_synthesized_then_each_function_logs_to_its_ow
     assert len(used) == len(EXPECTED)
     for name in used:
         assert groups[name]["Properties"]["RetentionInDays"] == synth.config.log_retention_days
-

@@ -2,11 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
-
 from distill.polling import next_wait_seconds
-
-pytestmark = pytest.mark.xdist_group("infrastructure")
 
 # History events one turn of wait -> check -> choice adds.
 WAIT_EVENTS = 2  # WaitStateEntered, WaitStateExited

@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
 from aws_cdk.assertions import Match, Template
 
 from stacks.app_builder import SKIP_BUNDLING, build_app
-
-pytestmark = pytest.mark.xdist_group("infrastructure")
 
 
 def _rule(synth, description_start: str) -> dict:

@@ -8,8 +8,6 @@ import pytest
 
 from stacks.app_builder import SKIP_BUNDLING, build_app
 
-pytestmark = pytest.mark.xdist_group("infrastructure")
-
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
 

@@ -2,10 +2,6 @@
 
 from __future__ import annotations
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("infrastructure")
-
 BUCKET_ARN = "<import:DistillData:ExportsOutputFnGetAttBucket83908E77Arn063C8555>"
 BEDROCK_ROLE = "BedrockServiceRole"
 PREFIX = "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>"

@@ -4,11 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-import pytest
-
 from distill.errors import NOT_RETRIED, RETRIED, error_name
-
-pytestmark = pytest.mark.xdist_group("infrastructure")
 
 TASKS = {
     # state -> (function logical id prefix, Parameters, ResultPath (None: replaces the state), calls Bedrock)
@@ -106,9 +102,15 @@ def test_given_default_config_when_synthesized_then_every_job_status_has_a_branc
     }
     assert states["Is the job finished?"]["Choices"][0]["Or"][0]["Variable"] == "$.job.status"
     assert states["Distillation job failed"] == {
-        "Type": "Fail", "Error": "DistillationJobFailed", "CausePath": "$.job.failureMessage"}
+        "Type": "Fail",
+        "Error": "DistillationJobFailed",
+        "CausePath": "$.job.failureMessage",
+    }
     assert states["Distillation job stopped"] == {
-        "Type": "Fail", "Error": "DistillationJobStopped", "CausePath": "$.job.failureMessage"}
+        "Type": "Fail",
+        "Error": "DistillationJobStopped",
+        "CausePath": "$.job.failureMessage",
+    }
     assert states["Unexpected job status"] == {"Type": "Fail", "Error": "UnexpectedJobStatus"}  # fmt: skip
 
 
@@ -123,7 +125,10 @@ def test_given_default_config_when_synthesized_then_every_throughput_status_has_
     }
     assert states["Is the throughput ready?"]["Choices"][0]["Or"][0]["Variable"] == "$.serving.status"
     assert states["Provisioned throughput failed"] == {
-        "Type": "Fail", "Error": "ProvisioningFailed", "CausePath": "$.serving.failureMessage"}
+        "Type": "Fail",
+        "Error": "ProvisioningFailed",
+        "CausePath": "$.serving.failureMessage",
+    }
     assert states["Unexpected throughput status"] == {"Type": "Fail", "Error": "UnexpectedThroughputStatus"}  # fmt: skip
 
 
@@ -141,7 +146,10 @@ def test_given_default_config_when_synthesized_then_every_deployment_status_has_
     assert set(branches) - {"<otherwise>"} == set(DEPLOYMENT_PHASES)
     assert {c["Variable"] for c in states["Is the deployment active?"]["Choices"]} == {"$.serving.status"}
     assert states["Deployment failed"] == {
-        "Type": "Fail", "Error": "DeploymentFailed", "CausePath": "$.serving.failureMessage"}
+        "Type": "Fail",
+        "Error": "DeploymentFailed",
+        "CausePath": "$.serving.failureMessage",
+    }
     assert states["Unexpected deployment status"] == {"Type": "Fail", "Error": "UnexpectedDeploymentStatus"}
     assert states["Wait for the deployment"] == {
         "Type": "Wait", "SecondsPath": "$.serving.waitSeconds", "Next": "Check the deployment"}  # fmt: skip
@@ -180,9 +188,15 @@ def test_given_default_config_when_synthesized_then_the_run_output_is_the_summar
 def test_given_default_config_when_synthesized_then_waits_read_their_seconds_from_the_state(synth):
     states = synth.definition["States"]
     assert states["Wait for the job"] == {
-        "Type": "Wait", "SecondsPath": "$.job.waitSeconds", "Next": "Check distillation job"}
+        "Type": "Wait",
+        "SecondsPath": "$.job.waitSeconds",
+        "Next": "Check distillation job",
+    }
     assert states["Wait for the throughput"] == {
-        "Type": "Wait", "SecondsPath": "$.serving.waitSeconds", "Next": "Check provisioned throughput"}
+        "Type": "Wait",
+        "SecondsPath": "$.serving.waitSeconds",
+        "Next": "Check provisioned throughput",
+    }
     assert states["Wait for the deployment"] == {
         "Type": "Wait", "SecondsPath": "$.serving.waitSeconds", "Next": "Check the deployment"}  # fmt: skip
 

@@ -20,11 +20,8 @@ from distill_cli.main import main
 from distill_cli.offline.harness import REGION
 from distill_cli.simulated_bedrock import FAILURE_MESSAGES
 
-pytestmark = [
-    pytest.mark.xdist_group("workflow"),
-    # The stand-in stacks' one resource: moto creates the stack and its outputs, and says it skipped the handle.
-    pytest.mark.filterwarnings("ignore:Tried to parse AWS.+WaitConditionHandle:UserWarning"),
-]
+# The stand-in stacks' one resource: moto creates the stack and its outputs, and says it skipped the handle.
+pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+WaitConditionHandle:UserWarning")
 
 FAST = ["--interval", "0.2"]
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")

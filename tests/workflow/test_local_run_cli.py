@@ -11,8 +11,6 @@ from distill_cli.offline import harness
 from distill_cli.simulated_bedrock import FAILURE_MESSAGES
 from tests.workflow.conftest import BAD_LINE
 
-pytestmark = pytest.mark.xdist_group("workflow")
-
 
 @pytest.fixture(autouse=True)
 def _one_synth(monkeypatch, synthesized):

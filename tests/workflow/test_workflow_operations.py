@@ -3,10 +3,6 @@ EventBridge rule, and a run that ends badly reaches the failure notifier (summar
 
 from __future__ import annotations
 
-import pytest
-
-pytestmark = pytest.mark.xdist_group("workflow")
-
 
 def test_given_a_file_dropped_in_the_drop_zone_when_the_event_arrives_then_one_run_starts_and_succeeds(
     offline, dataset_file

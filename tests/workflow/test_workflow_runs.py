@@ -10,8 +10,6 @@ import pytest
 from distill_cli.simulated_bedrock import DEPLOYMENT_FAILURE, FAILURE_MESSAGES
 from tests.workflow.conftest import BAD_LINE, RECORDS
 
-pytestmark = pytest.mark.xdist_group("workflow")
-
 CREATE_JOB = "CreateModelCustomizationJob"
 CREATE_PT = "CreateProvisionedModelThroughput"
 CREATE_DEPLOYMENT = "CreateCustomModelDeployment"
