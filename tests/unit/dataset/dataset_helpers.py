@@ -89,17 +89,7 @@ def run(
 
 
 def notebook_convert(text: str, system_prompt: str) -> list[dict[str, Any]]:
-    """The AWS notebook's converter as written, returning what it would write, parsed back."""
-    out = []
-    for line in io.StringIO(text):
-        data = json.loads(line)
-        rec = {
-            "schemaVersion": "bedrock-conversation-2024",
-            "system": [{"text": system_prompt}],
-            "messages": [
-                {"role": "user", "content": [{"text": data["prompt"]}]},
-                {"role": "assistant", "content": [{"text": data["completion"]}]},
-            ],
-        }
-        out.append(json.loads(json.dumps(rec) + "\n"))
-    return out
+    """The AWS notebook's converter as written (the one the benchmark runs), its output parsed back."""
+    from bench.notebook_convert import notebook_line
+
+    return [json.loads(notebook_line(line, system_prompt)) for line in io.StringIO(text)]
