@@ -835,16 +835,11 @@ class OfflinePipeline:
         obj: dict[str, Any] = {"key": key, "size": head["ContentLength"], "etag": head["ETag"].strip('"')}
         if head.get("VersionId") and head["VersionId"] != "null":
             obj["version-id"] = head["VersionId"]
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Object Created",
-            "source": "aws.s3",
-            "account": ACCOUNT,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": REGION,
-            "resources": [f"arn:aws:s3:::{self.bucket}"],
-            "detail": {
+        return _event(
+            "aws.s3",
+            "Object Created",
+            f"arn:aws:s3:::{self.bucket}",
+            {
                 "version": "0",
                 "bucket": {"name": self.bucket},
                 "object": obj,
@@ -853,7 +848,7 @@ class OfflinePipeline:
                 "source-ip-address": "127.0.0.1",
                 "reason": "PutObject",
             },
-        }
+        )
 
     def run_dropped(self, path: str | Path, key: str | None = None, settings: Mapping[str, Any] | None = None, *,
                     timeout: float = 120.0, on_trace: Callable[[str], None] | None = None) -> RunResult:  # fmt: skip
@@ -875,16 +870,11 @@ class OfflinePipeline:
         def millis(value: Any) -> int | None:
             return int(value.timestamp() * 1000) if hasattr(value, "timestamp") else None
 
-        return {
-            "version": "0",
-            "id": str(uuid.uuid4()),
-            "detail-type": "Step Functions Execution Status Change",
-            "source": "aws.states",
-            "account": ACCOUNT,
-            "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
-            "region": REGION,
-            "resources": [described["executionArn"]],
-            "detail": {
+        return _event(
+            "aws.states",
+            "Step Functions Execution Status Change",
+            described["executionArn"],
+            {
                 "executionArn": described["executionArn"],
                 "stateMachineArn": described["stateMachineArn"],
                 "name": described["name"],
@@ -896,7 +886,7 @@ class OfflinePipeline:
                 "error": described.get("error"),
                 "cause": described.get("cause"),
             },
-        }
+        )
 
     def _history(self, execution_arn: str) -> list[dict[str, Any]]:
         for attempt in range(5):
@@ -948,3 +938,18 @@ def printer(stream: TextIO | None = None) -> Callable[[str], None]:
         out.flush()
 
     return emit
+
+
+def _event(source: str, detail_type: str, resource: str, detail: dict[str, Any]) -> dict[str, Any]:
+    """An EventBridge event envelope as AWS services deliver them."""
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": detail_type,
+        "source": source,
+        "account": ACCOUNT,
+        "time": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "region": REGION,
+        "resources": [resource],
+        "detail": detail,
+    }

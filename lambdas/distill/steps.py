@@ -6,6 +6,7 @@ becomes part of the execution state under the path the state machine names (see 
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable
 from typing import Any
@@ -88,9 +89,7 @@ def check_job(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings)
     """State "Check distillation job": the job's status and what the next wait should be."""
     snapshot = bedrock.describe_job(job["jobArn"])
     checks = int(job.get("checks", 0)) + 1
-    failure = snapshot.failure_message
-    if polling.job_phase(snapshot.status) is polling.Phase.FAILED and not failure:
-        failure = f"the distillation job ended {snapshot.status} without a failure message"
+    failure = _failure_message(snapshot.status, snapshot.failure_message, polling.job_phase, "the distillation job")
     return {
         **job,
         "status": snapshot.status,
@@ -168,15 +167,20 @@ def _serving_checked(
 ) -> dict[str, Any]:
     """One more check of a serving loop: its status, a failure message that is never empty, the next wait."""
     checks = int(serving.get("checks", 0)) + 1
-    if phase(status) is polling.Phase.FAILED and not failure:
-        failure = f"{what} ended {status} without a failure message"
     return {
         **serving,
         "status": status,
-        "failureMessage": failure,
+        "failureMessage": _failure_message(status, failure, phase, what),
         "checks": checks,
         "waitSeconds": polling.next_wait_seconds(checks, settings.polling),
     }
+
+
+def _failure_message(status: str, given: str, phase: Callable[[str], polling.Phase], what: str) -> str:
+    """Bedrock's failure message; never empty when the thing failed (a Fail state's cause must say something)."""
+    if phase(status) is polling.Phase.FAILED and not given:
+        return f"{what} ended {status} without a failure message"
+    return given
 
 
 def try_model(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
@@ -196,8 +200,6 @@ def try_model(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSetti
 
 def _first_prompt(dataset_uri: str) -> str:
     """The first user text of the converted dataset (read only as far as its first line)."""
-    import json
-
     where = S3Location.parse(dataset_uri)
     body = aws.client("s3").get_object(Bucket=where.bucket, Key=where.key, Range="bytes=0-1048575")["Body"]
     first_line = body.read().split(b"\n", 1)[0]
@@ -206,8 +208,6 @@ def _first_prompt(dataset_uri: str) -> str:
 
 def finish_run(state: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
     """State "Write run summary": the summary JSON next to the validation report, and the success notice."""
-    import json
-
     from distill import summary
 
     report = summary.success_summary(state)
