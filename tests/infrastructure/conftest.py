@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -45,6 +46,7 @@ class Synth:
     pipeline: Template
     data_json: dict[str, Any]
     pipeline_json: dict[str, Any]
+    outdir: Path  # the cloud assembly: validation report, metadata
     flatten = staticmethod(flatten)
 
     def resources(self, type_: str, stack: str = "pipeline") -> dict[str, dict[str, Any]]:
@@ -107,4 +109,6 @@ def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
     data_json = assembly.get_stack_by_name(data.stack_name).template
     pipeline_json = assembly.get_stack_by_name(pipeline.stack_name).template
     config = from_context(app.node.get_all_context())
-    return Synth(config, Template.from_json(data_json), Template.from_json(pipeline_json), data_json, pipeline_json)
+    return Synth(
+        config, Template.from_json(data_json), Template.from_json(pipeline_json), data_json, pipeline_json, outdir
+    )

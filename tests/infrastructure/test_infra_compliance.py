@@ -17,6 +17,19 @@ from stacks.compliance import WILDCARD_REASONS, flat_reference
 def test_given_default_config_when_synthesized_with_cdk_nag_then_no_finding_is_left_unacknowledged(synth):
     # The session fixture synthesized with complianceChecks on: an unacknowledged error would have raised there.
     assert synth.config.compliance_checks is True
+    report = json.loads((synth.outdir / "validation-report.json").read_text())
+    assert [r for r in report["pluginReports"] if r.get("conclusion") == "failure"] == []
+    # ... and the gate really ran: the reasoned acknowledgments are in the assembly, each with its reason.
+    acknowledged = [
+        entry["data"]
+        for path in synth.outdir.glob("*.metadata.json")
+        for entries in json.loads(path.read_text()).values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+    ]
+    rules = {rule.split("::", 1)[1]: reason for data in acknowledged for rule, reason in data.items()}
+    assert any(rule.startswith("AwsSolutions-IAM5[Resource::") for rule in rules)
+    assert "AwsSolutions-S1" in rules and all(len(reason) > 30 for reason in rules.values())
 
 
 def test_given_a_wildcard_nobody_justified_when_synthesized_then_cdk_nag_fails_the_synth_and_names_it(tmp_path):
