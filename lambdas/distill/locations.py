@@ -11,6 +11,8 @@ from distill.settings import BucketLayout
 BEDROCK_S3_URI = re.compile(
     r"s3://[a-z0-9][-.a-z0-9]{1,61}[a-z0-9](?:/[-!_*'().a-z0-9A-Z]+(?:/[-!_*'().a-z0-9A-Z]+)*)?/?"
 )
+VALIDATION_REPORT = "validation-report.json"
+SUMMARY = "summary.json"
 _BUCKET = re.compile(r"[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]")
 
 
@@ -62,8 +64,8 @@ class RunLocations:
 
     @property
     def validation_report(self) -> S3Location:
-        return self.reports.child("validation-report.json")
+        return self.reports.child(VALIDATION_REPORT)
 
     @property
     def summary(self) -> S3Location:
-        return self.reports.child("summary.json")
+        return self.reports.child(SUMMARY)

@@ -20,7 +20,7 @@ from distill.errors import (
     InvalidRunInput,
     QuotaExceeded,
 )
-from distill.locations import S3Location
+from distill.locations import VALIDATION_REPORT, S3Location
 from distill.run_request import ResolvedRun, parse_request, resolve, to_state
 from distill.settings import PipelineSettings
 
@@ -53,7 +53,7 @@ def prepare_dataset(run: ResolvedRun, settings: PipelineSettings) -> dict[str, A
         input_format=run.input_format, on_invalid=run.on_invalid_records, system_prompt=run.system_prompt
     )
     report = convert(sources, S3MultipartSink(s3, run.dataset_uri), options)
-    report_at = S3Location.parse(run.reports_uri).child("validation-report.json")
+    report_at = S3Location.parse(run.reports_uri).child(VALIDATION_REPORT)
     s3.put_object(
         Bucket=report_at.bucket,
         Key=report_at.key,

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
-from distill.locations import S3Location
+from distill.locations import SUMMARY, S3Location
 
 CLEANUP_HINT = (
     "Provisioned throughput is billed every hour until it is deleted. Stop it with `distill cleanup` or "
@@ -19,7 +19,7 @@ DEPLOYMENT_HINT = (
 
 
 def summary_uri(reports_uri: str) -> str:
-    return S3Location.parse(reports_uri).child("summary.json").uri
+    return S3Location.parse(reports_uri).child(SUMMARY).uri
 
 
 def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[str, Any]:
