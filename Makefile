@@ -14,7 +14,7 @@ export CDK_DISABLE_CLI_TELEMETRY := true
 
 help:
 	@echo "make demo     run the whole pipeline offline on the sample dataset"
-	@echo "make test     run the whole test suite (offline)"
+	@echo "make test     run the whole test suite (no AWS account; includes a cdk synth with the pinned CLI)"
 	@echo "make lint     ruff, mypy, cfn-lint and cdk-nag/checkov findings"
 	@echo "make synth    synthesize the CloudFormation templates into cdk.out/ (no AWS account needed)"
 	@echo "make bench    measure convert+validate speed and memory against the notebook's converter"
@@ -29,7 +29,8 @@ $(STAMP): requirements.txt requirements-dev.txt pyproject.toml
 
 install: $(STAMP)
 
-test: $(STAMP)
+# The suite runs `cdk synth` once with the pinned CLI (tests/infrastructure/test_infra_bundling.py).
+test: $(STAMP) node_modules/.bin/cdk
 	$(BIN)/python -m pytest -n 2 --dist loadfile
 	$(MAKE) --no-print-directory lint
 
@@ -58,8 +59,9 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_convert.py
 
-node_modules/.bin/cdk: package.json
-	npm install --no-audit --no-fund --silent
+# The version is locked in package-lock.json; npm ci refuses a lock that disagrees with package.json.
+node_modules/.bin/cdk: package.json package-lock.json
+	npm ci --no-audit --no-fund --silent
 	touch $@
 
 deploy: $(STAMP) node_modules/.bin/cdk

@@ -8,10 +8,11 @@ import sys
 from pathlib import Path
 
 import pytest
+from aws_cdk import App, Environment, Stack
 from aws_cdk import aws_iam as iam
 
 from stacks.app_builder import SKIP_BUNDLING, build_app
-from stacks.compliance import WILDCARD_REASONS, flat_reference
+from stacks.compliance import WILDCARD_REASONS, Arn, StackFacts, flat_reference
 
 
 def test_given_default_config_when_synthesized_with_cdk_nag_then_no_finding_is_left_unacknowledged(synth):
@@ -93,3 +94,89 @@ def test_given_default_config_when_synthesized_then_every_checkov_skip_carries_a
     ]
     assert skips, "the templates carry checkov skips"
     assert all(skip["id"].startswith("CKV_AWS_") and len(skip["comment"]) > 30 for _, skip in skips)
+
+
+# What a wildcard IS, whichever way the region and account are spelt: the token (environment-agnostic synth) or
+# the stack's concrete value (the CDK CLI passes CDK_DEFAULT_REGION / CDK_DEFAULT_ACCOUNT).
+EU_STACK = StackFacts(
+    partitions=frozenset({"<AWS::Partition>", "aws"}),
+    regions=frozenset({"<AWS::Region>", "eu-west-1"}),
+    accounts=frozenset({"<AWS::AccountId>", "123456789012"}),
+    data_buckets=frozenset({"raw-data-a"}),
+)
+EXECUTIONS = '{"Fn::Select":[6,{"Fn::Split":[":",{"Ref":"StateMachine2E01A3A5"}]}]}:*'
+
+
+def _covered(resource: str, actions: set[str]) -> bool:
+    return any(reason.covers(resource, actions, EU_STACK) for reason in WILDCARD_REASONS)
+
+
+@pytest.mark.parametrize(
+    ("resource", "actions"),
+    [
+        ("arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:custom-model/*", {"bedrock:TagResource"}),
+        ("arn:<AWS::Partition>:bedrock:eu-west-1:123456789012:provisioned-model/*", {"bedrock:InvokeModel"}),
+        ("arn:aws:bedrock:eu-west-1:<AWS::AccountId>:model-customization-job/*", {"bedrock:TagResource"}),
+        ("arn:<AWS::Partition>:bedrock:eu-west-1:123456789012:custom-model-deployment/*", {"bedrock:InvokeModel"}),
+        ("arn:<AWS::Partition>:bedrock:*::foundation-model/amazon.nova-pro-v1:0", {"bedrock:InvokeModel"}),
+        (f"arn:<AWS::Partition>:states:eu-west-1:123456789012:execution:{EXECUTIONS}", {"states:DescribeExecution"}),
+        (f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{EXECUTIONS}", {"states:X"}),
+        ("arn:<AWS::Partition>:s3:::raw-data-a/*", {"s3:GetObject"}),
+        ("DistillData:ExportsOutputFnGetAttBucket83908E77Arn063C8555/datasets/*", {"s3:GetObject"}),
+        ("<Bucket83908E77.Arn>/reports/*", {"s3:PutObject"}),
+        ("<FunctionsCheckJobD8BCF94E.Arn>:*", {"lambda:InvokeFunction"}),
+        ("*", {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
+    ],
+)
+def test_given_a_reasoned_wildcard_of_this_stack_when_matched_then_a_reason_covers_it_however_spelt(resource, actions):
+    assert _covered(resource, actions)
+
+
+@pytest.mark.parametrize(
+    ("resource", "actions"),
+    [
+        ("arn:<AWS::Partition>:bedrock:eu-west-1:999999999999:custom-model/*", {"bedrock:TagResource"}),
+        ("arn:<AWS::Partition>:bedrock:us-east-1:123456789012:custom-model/*", {"bedrock:TagResource"}),
+        ("arn:<AWS::Partition>:bedrock:<AWS::Region>:999999999999:provisioned-model/*", {"bedrock:InvokeModel"}),
+        ("arn:aws-cn:bedrock:eu-west-1:123456789012:custom-model/*", {"bedrock:TagResource"}),
+        ("arn:<AWS::Partition>:bedrock:eu-west-1:123456789012:custom-model/abc*", {"bedrock:TagResource"}),
+        ("arn:<AWS::Partition>:bedrock:eu-west-1:123456789012:guardrail/*", {"bedrock:ApplyGuardrail"}),
+        ("arn:<AWS::Partition>:bedrock:*:123456789012:custom-model/*", {"bedrock:TagResource"}),
+        ("arn:<AWS::Partition>:bedrock:*::foundation-model/*", {"bedrock:InvokeModel"}),
+        (f"arn:<AWS::Partition>:states:eu-west-1:999999999999:execution:{EXECUTIONS}", {"states:X"}),
+        ("arn:<AWS::Partition>:s3:::raw-data-b/*", {"s3:GetObject"}),
+        ("arn:<AWS::Partition>:s3:::raw-data-a/*", {"s3:GetObject", "s3:PutObject"}),
+        ("arn:aws:s3:::somebody-elses-bucket/datasets/*", {"s3:GetObject"}),
+        ("*", {"s3:GetObject"}),
+        ("<SomethingElse.Arn>:*", {"lambda:InvokeFunction"}),
+    ],
+)
+def test_given_a_wildcard_elsewhere_or_unreasoned_when_matched_then_no_reason_covers_it(resource, actions):
+    assert not _covered(resource, actions)
+
+
+def test_given_a_flattened_arn_when_parsed_then_references_and_json_keep_their_colons():
+    assert Arn.parse(f"arn:<AWS::Partition>:states:<AWS::Region>:<AWS::AccountId>:execution:{EXECUTIONS}") == Arn(
+        "<AWS::Partition>", "states", "<AWS::Region>", "<AWS::AccountId>", "execution", EXECUTIONS
+    )
+    assert Arn.parse("arn:aws:bedrock:*::foundation-model/amazon.nova-pro-v1:0") == Arn(
+        "aws", "bedrock", "*", "", "foundation-model", "amazon.nova-pro-v1:0"
+    )
+    assert Arn.parse("<Bucket83908E77.Arn>/datasets/*") is None
+    assert Arn.parse("*") is None
+
+
+def test_given_a_stack_when_its_facts_are_read_then_a_concrete_environment_adds_its_values_to_the_tokens():
+    app = App()
+    agnostic = StackFacts.of(Stack(app, "Agnostic"))
+    concrete = StackFacts.of(Stack(app, "Concrete", env=Environment(region="eu-west-1", account="123456789012")))
+    assert (agnostic.partitions, agnostic.regions, agnostic.accounts) == (
+        {"<AWS::Partition>"},
+        {"<AWS::Region>"},
+        {"<AWS::AccountId>"},
+    )
+    assert (concrete.partitions, concrete.regions, concrete.accounts) == (
+        EU_STACK.partitions,
+        EU_STACK.regions,
+        EU_STACK.accounts,
+    )
