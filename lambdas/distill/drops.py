@@ -11,10 +11,10 @@ execution-input field except ``dataset`` (teacherModelId, provisionedThroughput,
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
-from distill import aws, naming
+from distill import aws, naming, s3objects
 from distill.errors import InvalidRunInput
 from distill.settings import PipelineSettings
 
@@ -28,6 +28,7 @@ class DroppedObject:
     bucket: str
     key: str
     version: str  # version id, or the ETag when the bucket reports none
+    etag: str = ""
 
     @property
     def uri(self) -> str:
@@ -43,7 +44,8 @@ def dropped_object(event: dict[str, Any]) -> DroppedObject:
     try:
         detail = event["detail"]
         obj = detail["object"]
-        return DroppedObject(detail["bucket"]["name"], obj["key"], obj.get("version-id") or obj.get("etag", ""))
+        etag = str(obj.get("etag", ""))
+        return DroppedObject(detail["bucket"]["name"], obj["key"], obj.get("version-id") or etag, etag)
     except (KeyError, TypeError) as missing:
         raise InvalidRunInput(f"not an S3 Object Created event: missing {missing}") from None
 
@@ -71,19 +73,20 @@ def execution_input(obj: DroppedObject, sidecar: dict[str, Any] | None) -> dict[
 
 
 def read_sidecar(obj: DroppedObject) -> dict[str, Any] | None:
-    from botocore.exceptions import ClientError
-
+    """The drop's ``<key>.settings.json``, or None. Looked for by listing: a GET of a missing key is a 403 for a
+    function that may list only the drop zone (distill.s3objects)."""
     s3 = aws.client("s3")
-    try:
-        answer = s3.get_object(Bucket=obj.bucket, Key=obj.key + SIDECAR_SUFFIX)
-    except ClientError as error:
-        if error.response.get("Error", {}).get("Code") in ("NoSuchKey", "404"):
-            return None
-        raise
-    if answer.get("ContentLength", 0) > SIDECAR_MAX_BYTES:
+    key = obj.key + SIDECAR_SUFFIX
+    entry = s3objects.listed(s3, obj.bucket, key)
+    if entry is None:
+        return None
+    if int(entry.get("Size", 0)) > SIDECAR_MAX_BYTES:
+        raise InvalidRunInput(f"{obj.uri}{SIDECAR_SUFFIX}: larger than {SIDECAR_MAX_BYTES} bytes")
+    body = s3.get_object(Bucket=obj.bucket, Key=key)["Body"].read(SIDECAR_MAX_BYTES + 1)
+    if len(body) > SIDECAR_MAX_BYTES:
         raise InvalidRunInput(f"{obj.uri}{SIDECAR_SUFFIX}: larger than {SIDECAR_MAX_BYTES} bytes")
     try:
-        return json.loads(answer["Body"].read(SIDECAR_MAX_BYTES + 1))  # type: ignore[no-any-return]
+        return json.loads(body)  # type: ignore[no-any-return]
     except ValueError as error:
         raise InvalidRunInput(f"{obj.uri}{SIDECAR_SUFFIX}: not valid JSON ({error})") from None
 
@@ -91,6 +94,12 @@ def read_sidecar(obj: DroppedObject) -> dict[str, Any] | None:
 def start_run(event: dict[str, Any], settings: PipelineSettings, state_machine_arn: str) -> dict[str, Any]:
     """Start one execution for the dropped object; a duplicate event is reported, not started again."""
     obj = dropped_object(event)
+    if obj.bucket == settings.bucket_name:
+        # The key as the event spells it may be URL-encoded: find the object it names.
+        found = s3objects.delivered_key(aws.client("s3"), obj.bucket, obj.key, obj.etag)
+        if found is None:
+            return {"started": False, "reason": f"{obj.uri} no longer exists (deleted after the event was sent)"}
+        obj = replace(obj, key=found[0])
     if not is_dataset(obj, settings):
         return {"started": False, "reason": f"{obj.uri} is not a .jsonl/.jsonl.gz file under the drop prefix"}
     run_input = execution_input(obj, read_sidecar(obj))

@@ -26,6 +26,8 @@ class BedrockServiceRole(Construct):
         )
         self.role = iam.Role(self, "Role", assumed_by=principal, description="Bedrock distillation jobs")
         datasets, jobs = layout.datasets_prefix, layout.jobs_prefix
+        # As the customization role example grants it ("Create a service role for model customization"): read and
+        # list the training data; read, write and list the output location. Each to its own prefix.
         self.role.add_to_policy(iam.PolicyStatement(
             sid="ReadTrainingData", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{datasets}*")],
         ))  # fmt: skip
@@ -34,7 +36,12 @@ class BedrockServiceRole(Construct):
             conditions={"StringLike": {"s3:prefix": [f"{datasets}*"]}},
         ))  # fmt: skip
         self.role.add_to_policy(iam.PolicyStatement(
-            sid="WriteJobOutput", actions=["s3:PutObject"], resources=[bucket.arn_for_objects(f"{jobs}*")],
+            sid="ReadWriteJobOutput", actions=["s3:GetObject", "s3:PutObject"],
+            resources=[bucket.arn_for_objects(f"{jobs}*")],
+        ))  # fmt: skip
+        self.role.add_to_policy(iam.PolicyStatement(
+            sid="ListJobOutput", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{jobs}*"]}},
         ))  # fmt: skip
         if bucket.encryption_key is not None:
             self.role.add_to_policy(iam.PolicyStatement(

@@ -297,6 +297,12 @@ class PipelineFunctions(Construct):
             sid="ReadSidecarSettings", actions=["s3:GetObject"],
             resources=[bucket.arn_for_objects(f"{layout.drop_prefix}*")],
         ))  # fmt: skip
+        # Listing finds the dropped object and its sidecar (distill.s3objects): without it a missing sidecar is a
+        # 403, not a 404.
+        self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
+            sid="ListDropZone", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{layout.drop_prefix}*"]}},
+        ))  # fmt: skip
         # The cost guard: find this pipeline's provisioned throughput by tag and delete a failed run's.
         self.notify_failure.add_to_role_policy(iam.PolicyStatement(
             sid="ListProvisionedThroughput",

@@ -34,15 +34,18 @@ def test_given_default_config_when_synthesized_then_bedrock_role_trust_policy_is
     }  # fmt: skip
 
 
-def test_given_default_config_when_synthesized_then_bedrock_role_reads_datasets_and_writes_jobs_only(synth):
+def test_given_default_config_when_synthesized_then_bedrock_role_reads_datasets_and_uses_jobs_only(synth):
+    # As AWS's customization-role example grants it: training data read+list, output read+write+list.
     statements = synth.statements(BEDROCK_ROLE)
     assert {(a, r) for s in statements for a in s["Action"] for r in s["Resource"]} == {
         ("s3:GetObject", f"{BUCKET_ARN}/datasets/*"),
-        ("s3:ListBucket", BUCKET_ARN),
+        ("s3:GetObject", f"{BUCKET_ARN}/jobs/*"),
         ("s3:PutObject", f"{BUCKET_ARN}/jobs/*"),
+        ("s3:ListBucket", BUCKET_ARN),
     }
-    (listing,) = (s for s in statements if "s3:ListBucket" in s["Action"])
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["datasets/*"]}}
+    listings = sorted(s["Condition"]["StringLike"]["s3:prefix"] for s in statements if "s3:ListBucket" in s["Action"])
+    assert listings == [["datasets/*"], ["jobs/*"]]
+    assert all(s.get("Condition") for s in statements if "s3:ListBucket" in s["Action"])
     assert not _bedrock_role(synth)["Properties"].get("ManagedPolicyArns")
 
 
@@ -85,7 +88,9 @@ def test_given_default_config_when_synthesized_then_each_function_reaches_only_i
         assert synth.allowed(_role_of(synth, writer), "s3:PutObject") == {f"{BUCKET_ARN}/reports/*"}
         assert {a for a, _ in s3_access(writer)} == {"s3:PutObject"}
     assert synth.allowed(_role_of(synth, "StartFromDrop"), "s3:GetObject") == {f"{BUCKET_ARN}/incoming/*"}
-    assert {a for a, _ in s3_access("StartFromDrop")} == {"s3:GetObject"}
+    assert {a for a, _ in s3_access("StartFromDrop")} == {"s3:GetObject", "s3:ListBucket"}
+    (listing,) = (s for s in synth.statements(_role_of(synth, "StartFromDrop")) if "s3:ListBucket" in s["Action"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["incoming/*"]}}
 
 
 def test_given_default_config_when_synthesized_then_passrole_is_only_on_the_bedrock_role_for_bedrock(synth):

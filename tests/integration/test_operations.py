@@ -13,7 +13,7 @@ from botocore.stub import Stubber
 from distill import aws, naming
 from distill.errors import InvalidRunInput
 from distill.settings import SETTINGS_ENV, load_settings
-from distill_cli.simulated_bedrock import SimulatedBedrockRuntime
+from distill_cli.offline.bedrock import SimulatedBedrockRuntime
 from handlers import (
     check_deployment,
     check_job,
@@ -89,6 +89,7 @@ def test_given_a_dropped_file_when_the_event_arrives_twice_then_one_execution_ru
 
 
 def test_given_a_new_version_of_the_file_when_dropped_then_a_second_run_starts(ops: World) -> None:
+    ops.upload("incoming/tickets.jsonl", records(120))
     start_from_drop.handler(_drop_event("incoming/tickets.jsonl", "etag-1"), ops.context)
     start_from_drop.handler(_drop_event("incoming/tickets.jsonl", "etag-2"), ops.context)
     assert len(_executions(ops)) == 2
@@ -97,6 +98,7 @@ def test_given_a_new_version_of_the_file_when_dropped_then_a_second_run_starts(o
 def test_given_a_sidecar_when_a_file_is_dropped_then_its_settings_join_the_input(ops: World) -> None:
     sidecar = {"provisionedThroughput": {"modelUnits": 1}, "systemPrompt": "Be brief."}
     ops.s3.put_object(Bucket=BUCKET, Key="incoming/tickets.jsonl.settings.json", Body=json.dumps(sidecar))
+    ops.upload("incoming/tickets.jsonl", records(120))
     start_from_drop.handler(_drop_event("incoming/tickets.jsonl"), ops.context)
     started = ops.sfn.describe_execution(executionArn=_executions(ops)[0]["executionArn"])  # type: ignore[attr-defined]
     assert json.loads(started["input"]) == {"dataset": f"s3://{BUCKET}/incoming/tickets.jsonl", **sidecar}
@@ -107,6 +109,7 @@ def test_given_a_bad_sidecar_when_a_file_is_dropped_then_no_run_starts_and_the_e
     ops: World, body: bytes
 ) -> None:
     ops.s3.put_object(Bucket=BUCKET, Key="incoming/t.jsonl.settings.json", Body=body)
+    ops.upload("incoming/t.jsonl", records(120))
     with pytest.raises(InvalidRunInput, match=r"incoming/t\.jsonl\.settings\.json"):
         start_from_drop.handler(_drop_event("incoming/t.jsonl"), ops.context)
     assert _executions(ops) == []
@@ -115,6 +118,41 @@ def test_given_a_bad_sidecar_when_a_file_is_dropped_then_no_run_starts_and_the_e
 @pytest.mark.parametrize("key", ["incoming/notes.txt", "datasets/x.jsonl", "incoming/t.jsonl.settings.json"])
 def test_given_an_object_that_is_not_a_dataset_when_created_then_no_run_starts(ops: World, key: str) -> None:
     assert start_from_drop.handler(_drop_event(key), ops.context)["started"] is False
+    assert _executions(ops) == []
+
+
+@pytest.mark.parametrize("as_sent", ["incoming/red+flower (v2) été.jsonl", "incoming/red%20flower%20%28v2%29%20%C3%A9t%C3%A9.jsonl",
+                                     "incoming/red flower (v2) été.jsonl"])
+def test_given_a_key_as_s3_may_encode_it_when_dropped_then_the_run_reads_the_real_object(ops: World, as_sent: str) -> None:
+    real = "incoming/red flower (v2) été.jsonl"
+    ops.upload(real, records(120))
+    ops.s3.put_object(Bucket=BUCKET, Key=real + ".settings.json", Body=b'{"systemPrompt": "Be brief."}')
+
+    started = start_from_drop.handler(_drop_event(as_sent), ops.context)
+
+    assert started["started"] is True
+    run_input = json.loads(ops.sfn.describe_execution(executionArn=started["executionArn"])["input"])  # type: ignore[attr-defined]
+    assert run_input == {"dataset": f"s3://{BUCKET}/{real}", "systemPrompt": "Be brief."}
+
+
+@pytest.mark.parametrize("meant", ["incoming/a+b.jsonl", "incoming/a b.jsonl"])
+def test_given_keys_that_differ_only_by_encoding_when_dropped_then_the_etag_picks_the_object_meant(
+    ops: World, meant: str
+) -> None:
+    ops.upload("incoming/a+b.jsonl", records(120))
+    ops.upload("incoming/a b.jsonl", records(110))
+    etag = ops.s3.head_object(Bucket=BUCKET, Key=meant)["ETag"].strip('"')
+
+    # "a+b.jsonl" is what the event says either way: raw for the first object, URL-encoded for the second.
+    started = start_from_drop.handler(_drop_event("incoming/a+b.jsonl", etag), ops.context)
+
+    run_input = json.loads(ops.sfn.describe_execution(executionArn=started["executionArn"])["input"])  # type: ignore[attr-defined]
+    assert run_input["dataset"] == f"s3://{BUCKET}/{meant}"
+
+
+def test_given_the_object_was_deleted_when_its_event_arrives_then_no_run_starts(ops: World) -> None:
+    result = start_from_drop.handler(_drop_event("incoming/gone.jsonl"), ops.context)
+    assert result["started"] is False and "no longer exists" in result["reason"]
     assert _executions(ops) == []
 
 

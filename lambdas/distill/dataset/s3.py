@@ -9,6 +9,7 @@ from typing import Any
 
 from distill.dataset.local import DATASET_SUFFIXES
 from distill.locations import S3Location
+from distill.s3objects import listed
 
 MIN_PART_SIZE = 5 * 1024 * 1024  # S3's minimum for every part but the last
 DEFAULT_PART_SIZE = 8 * 1024 * 1024
@@ -43,14 +44,10 @@ def s3_sources(s3: Any, uri: str) -> list[S3ObjectSource]:
             raise ValueError(f"{uri}: no .jsonl or .jsonl.gz objects under this prefix")
         # S3 lists in UTF-8 byte order already; sorting makes that explicit and independent of the client.
         return sorted(found, key=lambda source: source.key.encode())
-    try:
-        head = s3.head_object(Bucket=where.bucket, Key=where.key)
-    except Exception as error:
-        code = getattr(error, "response", {}).get("Error", {}).get("Code", "")
-        if code in ("404", "NoSuchKey", "NotFound"):
-            raise ValueError(f"{uri}: no such object (to read a folder, end the URI with '/')") from None
-        raise
-    return [S3ObjectSource(s3, where.bucket, where.key, head.get("ContentLength"))]
+    entry = listed(s3, where.bucket, where.key)
+    if entry is None:
+        raise ValueError(f"{uri}: no such object (to read a folder, end the URI with '/')")
+    return [S3ObjectSource(s3, where.bucket, where.key, entry.get("Size"))]
 
 
 class S3MultipartSink:
