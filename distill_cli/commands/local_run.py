@@ -1,8 +1,9 @@
 """``distill local-run FILE``: the whole pipeline offline, on one dataset file.
 
-The app is synthesized; its state machine definition runs in moto's Step Functions interpreter; every task
-calls the real handler in this process; S3 is moto's and Bedrock is the simulator. Waits are scaled down
-(seconds, not minutes) but real. The last line is ``SUCCEEDED`` (exit 0) or ``FAILED: <cause>`` (exit 1).
+The app is synthesized; its state machine definition runs in the offline world's interpreter on a virtual clock
+(the deployed waits, taking no real time); every task calls the real handler in this process under its own role;
+S3 is moto's and Bedrock is the simulator. The last line is ``SUCCEEDED`` (exit 0) or ``FAILED: <cause>``
+(exit 1).
 """
 
 from __future__ import annotations
@@ -106,8 +107,8 @@ def run(args: argparse.Namespace) -> int:
         out.flush()
 
     begun = time.monotonic()
-    say("Synthesizing the app (waits scaled down, bundling skipped) ...")
-    from distill_cli.offline.harness import OfflinePipeline, default_execution_name, failure_message, synthesize
+    say("Synthesizing the app (bundling skipped) ...")
+    from distill_cli.offline.world import OfflinePipeline, default_execution_name, failure_message, synthesize
 
     try:
         synth = synthesize()
@@ -158,7 +159,8 @@ def run(args: argparse.Namespace) -> int:
             say(f"Copied {len(copied)} object(s) from the simulated bucket to {args.download}/")
         if not result.succeeded:
             _show_failed_handlers(say, pipeline)
-        say(f"(offline run: {result.seconds:.1f}s for the execution, {time.monotonic() - begun:.1f}s in all)")
+        say(f"(offline run: {_clock(result.virtual_seconds)} on the simulated clock, {result.seconds:.1f}s for the "
+            f"execution, {time.monotonic() - begun:.1f}s in all)")
         if result.succeeded:
             say("SUCCEEDED")
             return 0
@@ -216,3 +218,8 @@ def _show_failed_handlers(say: Any, pipeline: Any) -> None:
         text = (invocation.output or "") + (invocation.traceback or "")
         for line in text.rstrip().splitlines()[-15:]:
             say(f"  | {line}")
+
+
+def _clock(seconds: float) -> str:
+    hours, rest = divmod(int(seconds), 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"

@@ -10,10 +10,11 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
+
+from distill import clock
 
 JOB_STATE = "Check distillation job"
 # The states that check what serves the model, and how the status line names it. Their result is at $.serving
@@ -114,7 +115,7 @@ def look(execution_arn: str) -> RunStatus:
             kind = SERVING_STATES[exited["name"]]
             found = next((f for k in SERVING_KEYS if (f := _json_object(json.dumps(result.get(k)))).get("status")), {})
             serving = str(found.get("status") or "")
-    end = described.get("stopDate") or datetime.now(UTC)
+    end = described.get("stopDate") or datetime.fromtimestamp(clock.now(), UTC)
     output = _json_object(described.get("output")) if described.get("output") else None
     return RunStatus(
         execution_arn=execution_arn,
@@ -150,7 +151,7 @@ def follow(execution_arn: str, interval: float = DEFAULT_INTERVAL, out: Any = No
             failed_looks += 1
             if not _transient(error) or failed_looks >= MAX_FAILED_LOOKS:
                 raise
-            time.sleep(interval)
+            clock.sleep(interval)
             continue
         failed_looks = 0
         if live:
@@ -161,7 +162,7 @@ def follow(execution_arn: str, interval: float = DEFAULT_INTERVAL, out: Any = No
         last = now.key()
         if not now.running:
             break
-        time.sleep(interval)
+        clock.sleep(interval)
     if live:
         progress.write("\n")
         progress.flush()

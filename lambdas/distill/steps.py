@@ -7,11 +7,10 @@ becomes part of the execution state under the path the state machine names (see 
 from __future__ import annotations
 
 import json
-import time
 from collections.abc import Callable
 from typing import Any
 
-from distill import aws, bedrock, polling
+from distill import aws, bedrock, clock, polling
 from distill.errors import (
     BedrockAccessDenied,
     BedrockRejected,
@@ -81,7 +80,7 @@ def start_job(run: ResolvedRun, settings: PipelineSettings) -> dict[str, Any]:
         "status": "InProgress",
         "checks": 0,
         "waitSeconds": polling.next_wait_seconds(0, settings.polling),
-        "startedAt": int(time.time()),
+        "startedAt": int(clock.now()),
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 from typing import Any
 
+from distill import clock
 from distill.locations import SUMMARY, S3Location
 
 CLEANUP_HINT = (
@@ -26,7 +27,7 @@ def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[
     """What a finished run did, from the execution state ($.run, $.dataset, $.job, $.serving, $.smokeTest)."""
     run, job = state["run"], state["job"]
     serving = state.get("serving") or {}
-    finished = now or datetime.now(UTC)
+    finished = now or datetime.fromtimestamp(clock.now(), UTC)
     return {
         "status": "SUCCEEDED",
         "finishedAt": finished.isoformat(),

@@ -9,7 +9,7 @@ import pytest
 
 from distill import aws
 from distill_cli.commands import cleanup
-from distill_cli.simulated_bedrock import SimulatedBedrock
+from distill_cli.offline.bedrock import SimulatedBedrock
 
 MODEL = "arn:aws:bedrock:us-east-1:123456789012:custom-model/amazon.nova-micro-v1:0:128k/"
 
@@ -29,7 +29,7 @@ def bedrock() -> Iterator[SimulatedBedrock]:
 
 
 def _provision(fake: SimulatedBedrock, name: str, tags: dict[str, str], commitment: str | None = None) -> str:
-    model = next(fake._model_arn(j) for j in fake.jobs.values() if j.name == f"job-{name[-1]}")
+    model = next(fake.model_arn(j) for j in fake.jobs.values() if j.name == f"job-{name[-1]}")
     extra = {"commitmentDuration": commitment} if commitment else {}
     return fake.create_provisioned_model_throughput(
         modelUnits=1, provisionedModelName=name, modelId=model, clientRequestToken=name,
@@ -89,7 +89,7 @@ def test_given_nothing_was_created_when_cleanup_runs_then_it_says_so(
 
 
 def _deploy(fake: SimulatedBedrock, name: str, tags: dict[str, str]) -> str:
-    model = next(fake._model_arn(j) for j in fake.jobs.values() if j.name == f"job-{name[-1]}")
+    model = next(fake.model_arn(j) for j in fake.jobs.values() if j.name == f"job-{name[-1]}")
     return fake.create_custom_model_deployment(
         modelDeploymentName=name, modelArn=model, clientRequestToken=name,
         tags=[{"key": k, "value": v} for k, v in tags.items()],

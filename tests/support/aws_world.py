@@ -14,7 +14,7 @@ from moto import mock_aws
 
 from distill import aws
 from distill.settings import SETTINGS_ENV, PipelineSettings, load_settings
-from distill_cli.simulated_bedrock import SimulatedBedrock, SimulatedBedrockRuntime
+from distill_cli.offline.bedrock import SimulatedBedrock, SimulatedBedrockRuntime
 
 BUCKET = "distill-data-bucket"
 EXECUTION_ARN = "arn:aws:states:us-east-1:123456789012:execution:DistillPipeline:run-1"

@@ -12,7 +12,7 @@ from botocore.validate import ParamValidator
 from distill import bedrock
 from distill.run_request import parse_request, resolve
 from distill.settings import PipelineSettings
-from distill_cli.simulated_bedrock import FAILURE_MESSAGES, SimulatedBedrock
+from distill_cli.offline.bedrock import FAILURE_MESSAGES, SimulatedBedrock
 
 MODEL = botocore.session.get_session().get_service_model("bedrock")
 SETTINGS = PipelineSettings(bucket_name="distill-data-bucket", bedrock_role_arn="arn:aws:iam::123456789012:role/R")
@@ -117,7 +117,7 @@ def _deploy(fake: SimulatedBedrock, token: str = "t1") -> str:
 def test_given_a_completed_job_when_the_model_is_deployed_then_it_ends_active_or_failed_in_the_real_shape(
     fails: bool,
 ) -> None:
-    from distill_cli.simulated_bedrock import DEPLOYMENT_FAILURE, SimulatedBedrockRuntime
+    from distill_cli.offline.bedrock import DEPLOYMENT_FAILURE, SimulatedBedrockRuntime
 
     fake = SimulatedBedrock(job_checks=1, deployment_fails=fails, deployment_checks=2)
     arn = _deploy(fake)
@@ -155,7 +155,7 @@ def test_given_the_same_token_when_a_deployment_is_created_twice_then_one_deploy
 
 
 def test_given_a_deployment_when_deleted_then_it_is_gone_from_get_list_and_converse() -> None:
-    from distill_cli.simulated_bedrock import SimulatedBedrockRuntime
+    from distill_cli.offline.bedrock import SimulatedBedrockRuntime
 
     fake = SimulatedBedrock(job_checks=1, deployment_checks=1)
     arn = _deploy(fake)

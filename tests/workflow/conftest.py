@@ -1,5 +1,5 @@
-"""The offline harness, synthesized once per worker: the deployable state machine in moto, real handlers,
-simulated Bedrock. Waits are 1 s (the loop still turns); every test gets a fresh simulated account."""
+"""The offline world, synthesized once per worker: the deployable state machine on a virtual clock, real
+handlers under their own roles, simulated Bedrock. Every test gets a fresh simulated account."""
 
 from __future__ import annotations
 
@@ -10,13 +10,9 @@ from typing import Any
 
 import pytest
 
-from distill_cli.offline.harness import OfflinePipeline, SynthesizedApp, synthesize
+from distill_cli.offline.synthesis import SynthesizedApp, synthesize
+from distill_cli.offline.world import OfflinePipeline
 
-# Shorter than `distill local-run` (1 s then 2 s): every wait is 1 s, throttling retried after at most 1 s.
-TEST_CONTEXT = {
-    "polling": {"firstWaitSeconds": 1, "maxWaitSeconds": 1, "backoffRate": 1.0},
-    "throttleRetry": {"intervalSeconds": 1, "maxDelaySeconds": 1, "backoffRate": 1.0},
-}
 RECORDS = 120
 BAD_LINE = 7
 
@@ -37,7 +33,7 @@ def write_dataset(path: Path, records: int = RECORDS, broken_line: int | None = 
 
 @pytest.fixture(scope="session")
 def synthesized() -> SynthesizedApp:
-    return synthesize(TEST_CONTEXT)
+    return synthesize()
 
 
 @pytest.fixture(scope="session")
@@ -56,7 +52,6 @@ def offline(synthesized: SynthesizedApp) -> Iterator[Callable[..., OfflinePipeli
     opened: list[OfflinePipeline] = []
 
     def open_pipeline(**options: Any) -> OfflinePipeline:
-        # One check each unless a test wants to see the loop turn: every check costs a (1 s) wait.
         options.setdefault("job_checks", 1)
         options.setdefault("throughput_checks", 1)
         options.setdefault("deployment_checks", 1)

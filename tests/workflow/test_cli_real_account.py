@@ -17,8 +17,8 @@ import pytest
 from distill import drops
 from distill_cli import deployed
 from distill_cli.main import main
-from distill_cli.offline.harness import REGION
-from distill_cli.simulated_bedrock import FAILURE_MESSAGES
+from distill_cli.offline.bedrock import FAILURE_MESSAGES
+from distill_cli.offline.world import REGION
 
 # The stand-in stacks' one resource: moto creates the stack and its outputs, and says it skipped the handle.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+WaitConditionHandle:UserWarning")
@@ -150,8 +150,9 @@ def test_given_the_trigger_started_the_run_first_when_start_then_it_follows_that
     triggered = []
 
     def upload_then_the_trigger_runs(filename, bucket, key, *args, **kwargs):
-        upload(filename, bucket, key, *args, **kwargs)
-        triggered.extend(pipeline.emit(pipeline.object_created_event(key)))
+        before = len(pipeline.bus.deliveries)
+        upload(filename, bucket, key, *args, **kwargs)  # S3 sends Object Created; the rule delivers it
+        triggered.extend(pipeline.settle(pipeline.bus.deliveries[before:]))
         pipeline.wait(triggered[0].result["executionArn"])  # it even ended before the command got to start
 
     monkeypatch.setattr(pipeline.s3, "upload_file", upload_then_the_trigger_runs)

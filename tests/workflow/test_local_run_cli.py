@@ -7,15 +7,15 @@ import json
 import pytest
 
 from distill_cli.main import main
-from distill_cli.offline import harness
-from distill_cli.simulated_bedrock import FAILURE_MESSAGES
+from distill_cli.offline import world
+from distill_cli.offline.bedrock import FAILURE_MESSAGES
 from tests.workflow.conftest import BAD_LINE
 
 
 @pytest.fixture(autouse=True)
 def _one_synth(monkeypatch, synthesized):
     """The command synthesizes with its own context; here it reuses the suite's synth (1 s waits)."""
-    monkeypatch.setattr(harness, "synthesize", lambda context=None: synthesized)
+    monkeypatch.setattr(world, "synthesize", lambda context=None: synthesized)
 
 
 def _lines(capsys) -> tuple[list[str], str]:
@@ -60,7 +60,7 @@ def test_given_on_demand_when_local_run_then_the_model_is_deployed_and_the_summa
 
 
 def test_given_the_deployment_fails_when_local_run_then_exit_1_with_bedrocks_message(capsys, dataset_file):
-    from distill_cli.simulated_bedrock import DEPLOYMENT_FAILURE
+    from distill_cli.offline.bedrock import DEPLOYMENT_FAILURE
 
     code = main(["local-run", str(dataset_file), "--on-demand", "--deployment-fails", "--job-checks", "1", "--quiet"])
 

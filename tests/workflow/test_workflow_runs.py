@@ -7,7 +7,7 @@ import json
 
 import pytest
 
-from distill_cli.simulated_bedrock import DEPLOYMENT_FAILURE, FAILURE_MESSAGES
+from distill_cli.offline.bedrock import DEPLOYMENT_FAILURE, FAILURE_MESSAGES
 from tests.workflow.conftest import BAD_LINE, RECORDS
 
 CREATE_JOB = "CreateModelCustomizationJob"
@@ -298,7 +298,7 @@ def test_given_the_harness_when_set_up_then_it_runs_the_synthesized_definition(o
     assert deployed == pipeline.definition
     assert set(deployed["States"]) >= {"Check run settings", "Prepare dataset", "Start distillation job"}
     # Every Lambda task points at a function that exists in the simulated account.
-    functions = {f["FunctionArn"] for f in pipeline._lambda().list_functions()["Functions"]}
+    functions = {f.arn for f in pipeline.deployment.functions.values()}
     tasks = [s["Resource"] for s in deployed["States"].values() if s["Type"] == "Task"]
     assert tasks and all(t in functions for t in tasks)
     assert "Fn::Join" in machine["Properties"]["DefinitionString"]

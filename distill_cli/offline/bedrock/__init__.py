@@ -1,0 +1,59 @@
+"""An in-process Bedrock that behaves like the real one for this pipeline's calls.
+
+Used by ``distill local-run`` and the tests. Requests are checked against botocore's model of the real API,
+patterns and lengths included (distill_cli.offline.api_model); errors are ``ClientError``s with Bedrock's codes;
+a job is refused when its service role could not do it (distill_cli.offline.bedrock.contracts); a customization
+job walks InProgress through its phases to the outcome it was told to reach; provisioned throughput goes
+Creating -> InService (or Failed), a deployment Creating -> Active (or Failed). moto's own Bedrock cannot do
+this (see the toolchain notes).
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from distill_cli.offline.bedrock.contracts import Need
+from distill_cli.offline.bedrock.jobs import FAILURE_MESSAGES, Job, JobsMixin, Outcome
+from distill_cli.offline.bedrock.runtime import SimulatedBedrockRuntime
+from distill_cli.offline.bedrock.serving import DEPLOYMENT_FAILURE, Deployment, ServingMixin, Throughput
+from distill_cli.offline.simulated import SimulatedService
+
+# (role ARN, what Bedrock will do with it, AssumeRole context) -> what is missing, or None.
+RoleProblem = Callable[[str, list[Need], Mapping[str, str]], str | None]
+# (what the caller must be allowed) -> what is missing, or None.
+CallerProblem = Callable[[list[Need]], str | None]
+
+__all__ = ["DEPLOYMENT_FAILURE", "FAILURE_MESSAGES", "Deployment", "Job", "SimulatedBedrock",
+           "SimulatedBedrockRuntime", "Throughput"]  # fmt: skip
+
+
+class SimulatedBedrock(JobsMixin, ServingMixin, SimulatedService):
+    """A fake ``bedrock`` client. job_outcome / job_checks: how the next jobs end and after how many checks."""
+
+    service = "bedrock"
+
+    def __init__(self, *, region: str = "us-east-1", account: str = "123456789012", job_outcome: Outcome = "completed",
+                 job_checks: int = 3, throughput_fails: bool = False, throughput_checks: int = 2,
+                 deployment_fails: bool = False, deployment_checks: int = 2, s3: Any = None,
+                 now: Callable[[], float] = time.time, bucket_keys: Mapping[str, str] | None = None,
+                 role_problem: RoleProblem | None = None, caller_problem: CallerProblem | None = None) -> None:  # fmt: skip
+        super().__init__()
+        self.region, self.account = region, account
+        self.job_outcome, self.job_checks = job_outcome, job_checks
+        self.throughput_fails, self.throughput_checks = throughput_fails, throughput_checks
+        self.deployment_fails, self.deployment_checks = deployment_fails, deployment_checks
+        self.s3 = s3  # when set, a completed job writes its metrics under the output URI, like Bedrock does
+        self._now = now
+        self.bucket_keys = dict(bucket_keys or {})
+        self.role_problem = role_problem
+        self.caller_problem = caller_problem
+        self.jobs: dict[str, Job] = {}
+        self.throughputs: dict[str, Throughput] = {}
+        self.deployments: dict[str, Deployment] = {}
+
+    @staticmethod
+    def _time(seconds: float) -> datetime:
+        return datetime.fromtimestamp(seconds, UTC)

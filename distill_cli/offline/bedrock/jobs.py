@@ -1,0 +1,176 @@
+"""Model customization jobs in the simulated Bedrock: CreateModelCustomizationJob (idempotent by client request
+token, refused when the service role could not do the job), GetModelCustomizationJob walking the phases of
+``statusDetails`` to the outcome it was told to reach, and the output Bedrock writes."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, Literal
+
+from distill_cli.offline.bedrock import contracts
+
+Outcome = Literal["completed", "failed", "stopped"]
+
+FAILURE_MESSAGES = {
+    "failed": (
+        "Internal error: the teacher model could not generate responses for 412 of 500 prompts "
+        "(insufficient valid prompts after data processing: 88 < 100)."
+    ),
+    "stopped": "Job stopped by user request (StopModelCustomizationJob).",
+}
+_PHASES = ("validationDetails", "dataProcessingDetails", "trainingDetails")
+
+
+def short_id(name: str) -> str:
+    return hashlib.sha256(name.encode()).hexdigest()[:12]
+
+
+@dataclass
+class Job:
+    arn: str
+    request: dict[str, Any]
+    outcome: Outcome
+    checks_to_finish: int
+    created: float
+    checks: int = 0
+
+    @property
+    def name(self) -> str:
+        return str(self.request["jobName"])
+
+    @property
+    def done(self) -> bool:
+        return self.checks >= self.checks_to_finish
+
+
+class JobsMixin:
+    """Needs: region, account, job_outcome, job_checks, jobs, s3, bucket_keys, _lock, _enter, _error, _now,
+    role_problem, caller_problem (see SimulatedBedrock)."""
+
+    def create_model_customization_job(self, **params: Any) -> dict[str, Any]:
+        s: Any = self
+        s._enter("CreateModelCustomizationJob", params)
+        with s._lock:
+            for job in s.jobs.values():
+                if job.request.get("clientRequestToken") == params.get("clientRequestToken"):
+                    return {"jobArn": job.arn}  # idempotent retry: the same job, not a second one
+                if job.name == params["jobName"]:
+                    raise s._error("ConflictException", f"A job with name {params['jobName']} already exists",
+                                   "CreateModelCustomizationJob")  # fmt: skip
+            base = params["baseModelIdentifier"]
+            arn = (f"arn:aws:bedrock:{s.region}:{s.account}:model-customization-job/{base}/"
+                   f"{short_id(params['jobName'])}")  # fmt: skip
+            self._check_roles(params, arn)
+            s.jobs[arn] = Job(arn, params, s.job_outcome, s.job_checks, s._now())
+            return {"jobArn": arn}
+
+    def _check_roles(self, params: dict[str, Any], job_arn: str) -> None:
+        """The service role must let Bedrock assume it and do the job; the caller must be able to use the
+        model's key. Bedrock refuses the request otherwise (ValidationException / AccessDeniedException)."""
+        s: Any = self
+        training = params["trainingDataConfig"].get("s3Uri", "")
+        output = params["outputDataConfig"]["s3Uri"]
+        distillation = params.get("customizationConfig", {}).get("distillationConfig", {})
+        teacher = distillation.get("teacherModelConfig", {}).get("teacherModelIdentifier", "")
+        needs = [*(contracts.s3_needs(training, output) if training else []),
+                 *contracts.bucket_key_needs(s.bucket_keys, training, output),
+                 *contracts.teacher_needs(teacher, s.region, s.account)]  # fmt: skip
+        if s.role_problem is not None:
+            problem = s.role_problem(params["roleArn"], needs, contracts.trust_context(s.account, job_arn))
+            if problem:
+                raise s._error("ValidationException", f"The service role cannot run this job: {problem}",
+                               "CreateModelCustomizationJob")  # fmt: skip
+        key = params.get("customModelKmsKeyId")
+        if key and s.caller_problem is not None:
+            problem = s.caller_problem(contracts.model_key_needs_for_customizer(key, s.region))
+            if problem:
+                raise s._error("AccessDeniedException", problem, "CreateModelCustomizationJob")
+
+    def get_model_customization_job(self, **params: Any) -> dict[str, Any]:
+        s: Any = self
+        s._enter("GetModelCustomizationJob", params)
+        with s._lock:
+            job = self._find_job(params["jobIdentifier"])
+            job.checks += 1
+            return self._describe(job)
+
+    def stop_model_customization_job(self, **params: Any) -> dict[str, Any]:
+        s: Any = self
+        s._enter("StopModelCustomizationJob", params)
+        with s._lock:
+            self._find_job(params["jobIdentifier"]).outcome = "stopped"
+            return {}
+
+    def _find_job(self, identifier: str) -> Job:
+        s: Any = self
+        for job in s.jobs.values():
+            if identifier in (job.arn, job.name):
+                return job  # type: ignore[no-any-return]
+        raise s._error("ResourceNotFoundException", f"Job {identifier} not found", "GetModelCustomizationJob")
+
+    def model_arn(self, job: Job) -> str:
+        s: Any = self
+        return f"arn:aws:bedrock:{s.region}:{s.account}:custom-model/{job.request['baseModelIdentifier']}/{short_id(job.name)}"
+
+    def completed_model(self, model_arn: str) -> Job | None:
+        """The job whose completed output is ``model_arn`` (only that exists as a custom model)."""
+        s: Any = self
+        return next((j for j in s.jobs.values() if j.done and j.outcome == "completed"
+                     and self.model_arn(j) == model_arn), None)  # fmt: skip
+
+    def _describe(self, job: Job) -> dict[str, Any]:
+        s: Any = self
+        created = s._time(job.created)
+        # Phases complete one by one as checks go by, like the real statusDetails.
+        progress = min(len(_PHASES), (job.checks * len(_PHASES)) // max(job.checks_to_finish, 1))
+        details: dict[str, Any] = {}
+        for index, phase in enumerate(_PHASES):
+            if job.done and job.outcome != "completed" and index >= 1:
+                state = "Failed" if job.outcome == "failed" else "Stopped"
+            elif index < progress or (job.done and job.outcome == "completed"):
+                state = "Completed"
+            elif index == progress:
+                state = "InProgress"
+            else:
+                state = "NotStarted"
+            details[phase] = {"status": state, "creationTime": created, "lastModifiedTime": s._time(s._now())}
+        status = {"completed": "Completed", "failed": "Failed", "stopped": "Stopped"}[job.outcome] if job.done \
+            else "InProgress"  # fmt: skip
+        answer: dict[str, Any] = {
+            "jobArn": job.arn, "jobName": job.name, "outputModelName": job.request["customModelName"],
+            "clientRequestToken": job.request.get("clientRequestToken", ""), "roleArn": job.request["roleArn"],
+            "status": status, "statusDetails": details, "creationTime": created,
+            "lastModifiedTime": s._time(s._now()),
+            "baseModelArn": f"arn:aws:bedrock:{s.region}::foundation-model/{job.request['baseModelIdentifier']}",
+            "trainingDataConfig": job.request["trainingDataConfig"],
+            "validationDataConfig": job.request.get("validationDataConfig", {"validators": []}),
+            "outputDataConfig": job.request["outputDataConfig"],
+            "customizationType": job.request.get("customizationType", "FINE_TUNING"),
+        }  # fmt: skip
+        if "customizationConfig" in job.request:
+            answer["customizationConfig"] = job.request["customizationConfig"]
+        if job.done:
+            answer["endTime"] = created + timedelta(hours=5)
+            if status == "Completed":
+                answer["outputModelArn"] = self.model_arn(job)
+                self._write_outputs(job)
+            else:
+                answer["failureMessage"] = FAILURE_MESSAGES[job.outcome]
+        return answer
+
+    def _write_outputs(self, job: Job) -> None:
+        s: Any = self
+        if s.s3 is None:
+            return
+        uri = job.request["outputDataConfig"]["s3Uri"]
+        bucket, _, prefix = uri[len("s3://") :].partition("/")
+        prefix = prefix if prefix.endswith("/") or not prefix else prefix + "/"
+        base = f"{prefix}{job.arn.rsplit('/', 1)[-1]}/"
+        metrics = "step_number,epoch_number,training_loss\n" + "".join(
+            f"{step},{step // 10},{2.5 / (1 + step / 20):.4f}\n" for step in range(1, 51)
+        )
+        s.s3.put_object(Bucket=bucket, Key=f"{base}training_artifacts/step_wise_training_metrics.csv", Body=metrics)
+        s.s3.put_object(Bucket=bucket, Key=f"{base}distillation_data/prompt_insights.json",
+                        Body=b'{"promptsReceived": 120, "promptsUsed": 118, "responsesGenerated": 118}')  # fmt: skip

@@ -1,0 +1,287 @@
+"""Bring the offline world up for an :class:`~distill_cli.offline.world.OfflinePipeline`: resolve the templates,
+create what they declare, and wire the simulated services, IAM, EventBridge and the clock together."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator, Mapping
+from typing import TYPE_CHECKING, Any
+
+from distill_cli.offline.asl.execution import Execution
+from distill_cli.offline.asl.interpreter import Invoked
+from distill_cli.offline.template import Physical, Resolver
+
+if TYPE_CHECKING:
+    from distill_cli.offline.world import OfflinePipeline
+
+QUIET = {"POWERTOOLS_METRICS_DISABLED": "true", "POWERTOOLS_TRACE_DISABLED": "true", "LOG_LEVEL": "WARNING",
+         "POWERTOOLS_LOG_LEVEL": "WARNING"}  # fmt: skip
+_CREATING = ("PutObject", "CompleteMultipartUpload", "CopyObject")
+_ENDED_BADLY = {"FAILED": "ExecutionsFailed", "TIMED_OUT": "ExecutionsTimedOut", "ABORTED": "ExecutionsAborted"}
+
+
+def deploy(world: OfflinePipeline) -> None:
+    import boto3
+    from moto import mock_aws
+
+    from distill import aws, clock
+    from distill.settings import load_settings
+    from distill_cli.access import Where
+    from distill_cli.offline.authorizer import Authorizer
+    from distill_cli.offline.bedrock import SimulatedBedrock, SimulatedBedrockRuntime
+    from distill_cli.offline.bedrock.contracts import PROFILE_REGIONS
+    from distill_cli.offline.clock import Scheduler
+    from distill_cli.offline.events import EventBus, event_envelope, object_created
+    from distill_cli.offline.lambda_runner import LambdaRunner
+    from distill_cli.offline.resources import read_deployment
+    from distill_cli.offline.stepfunctions import SimulatedStepFunctions
+    from distill_cli.offline.world import ACCOUNT, REGION, environment
+
+    stack = world._stack
+    stack.enter_context(environment({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
+                                     "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing", **QUIET}))  # fmt: skip
+    stack.enter_context(mock_aws())
+    stack.callback(load_settings.cache_clear)
+    world.scheduler = scheduler = Scheduler(real_time=world.real_time)
+    stack.enter_context(clock.use(scheduler.now, scheduler.advance))
+
+    bucket_stack, bucket_id = _data_bucket(world)
+    physical = {(bucket_stack, bucket_id): Physical(world.bucket, {
+        "Arn": f"arn:aws:s3:::{world.bucket}", "DomainName": f"{world.bucket}.s3.amazonaws.com",
+        "RegionalDomainName": f"{world.bucket}.s3.{REGION}.amazonaws.com"})}  # fmt: skip
+    resolver = Resolver(world.synth.templates, region=REGION, account=ACCOUNT, physical=physical)
+    world.deployment = deployment = read_deployment(resolver)
+    bucket_keys = {b.name: b.kms_key_arn for b in deployment.buckets.values() if b.kms_key_arn}
+    profiles = {p: by_source.get(REGION, ("us-east-1", "us-east-2", "us-west-2")) for p, by_source in PROFILE_REGIONS.items()}
+    where = Where(region=REGION, account=ACCOUNT, bucket_keys=bucket_keys, profile_regions=profiles)
+    world.authorizer = authorizer = Authorizer(deployment, where, world.key_policies)
+
+    admin = {name: boto3.client(name, region_name=REGION) for name in ("s3", "sns", "sqs")}  # type: ignore[call-overload]
+    _create_resources(deployment, admin)
+
+    def send_to_queue(queue_arn: str, body: Any) -> None:
+        queue = deployment.queues[queue_arn]
+        admin["sqs"].send_message(QueueUrl=admin["sqs"].get_queue_url(QueueName=queue.name)["QueueUrl"],
+                                  MessageBody=json.dumps(body))  # fmt: skip
+
+    def destination(target: str, record: Any, function: Any) -> None:
+        # Lambda sends the record with the function's execution role ("sqs:SendMessage" on the queue).
+        with authorizer.acting_as(function):
+            authorizer.check("sqs", "SendMessage", {"QueueUrl": deployment.queues[target].url, "MessageBody": "x"})
+        send_to_queue(target, record)
+
+    world.runner = runner = LambdaRunner(scheduler, deployment.functions, REGION, authorizer.acting_as, destination)
+    runner.checks.append(lambda function: _environment_key_problem(authorizer, function))
+
+    world.s3 = s3 = _hooked_s3(world, authorizer, scheduler, object_created)
+    _hooked_s3(world, None, scheduler, object_created, client=admin["s3"])  # Bedrock's writes send events too
+    world.bedrock = bedrock = SimulatedBedrock(region=REGION, account=ACCOUNT, s3=admin["s3"], now=scheduler.now,
+                                               bucket_keys=bucket_keys, role_problem=authorizer.role_problem,
+                                               caller_problem=authorizer.caller_problem, **world.bedrock_options)  # fmt: skip
+    runtime = SimulatedBedrockRuntime(bedrock)
+    authorizer.bedrock_tags = _BedrockTags(bedrock)
+
+    machine = deployment.state_machine
+    assert machine is not None, "no state machine in the templates"
+    world.machine = machine
+    world.sfn = sfn = SimulatedStepFunctions(scheduler, _MachineLambdas(runner, authorizer, machine.role_arn),
+                                             region=REGION, account=ACCOUNT)  # fmt: skip
+    sfn.create_state_machine(name=machine.name, definition=machine.definition, roleArn=machine.role_arn)
+    for service in (bedrock, runtime, sfn):
+        service.authorizer = authorizer.check
+
+    def to_dead_letter(queue_arn: str, body: Any, service: str, source_arn: str) -> None:
+        problem = authorizer.service_may(service, "sqs:SendMessage", queue_arn, {"aws:SourceArn": source_arn})
+        if problem is None:
+            send_to_queue(queue_arn, body)
+
+    world.bus = bus = EventBus(deployment, runner, to_dead_letter)
+
+    def ended(execution: Execution) -> None:
+        described = execution.describe()
+        millis = {k: int(v.timestamp() * 1000) for k, v in described.items() if k in ("startDate", "stopDate")}
+        detail = {**{k: described.get(k) for k in ("executionArn", "stateMachineArn", "name", "status", "input",
+                                                   "output", "error", "cause")}, **millis}  # fmt: skip
+        bus.put(event_envelope("aws.states", "Step Functions Execution Status Change", [execution.arn], detail,
+                               account=ACCOUNT, region=REGION, at=scheduler.now()))  # fmt: skip
+        if execution.status in _ENDED_BADLY:
+            _alarm(world, authorizer, execution, admin["sns"])
+
+    sfn.interpreter.on_end.append(ended)
+
+    sns, sqs = authorizer.hook(boto3.client("sns", region_name=REGION)), authorizer.hook(boto3.client("sqs", region_name=REGION))  # type: ignore[call-overload]
+    clients = {"s3": s3, "bedrock": bedrock, "bedrock-runtime": runtime, "stepfunctions": sfn, "sns": sns, "sqs": sqs}
+
+    def factory(service: str) -> Any:
+        if service not in clients:
+            clients[service] = authorizer.hook(boto3.client(service, region_name=REGION))  # type: ignore[call-overload]
+        return clients[service]
+
+    stack.enter_context(aws.clients_from(factory))
+
+
+def _data_bucket(world: OfflinePipeline) -> tuple[str, str]:
+    """The project's data bucket: the one a ``...BucketName`` output names; else the one no other bucket uses as
+    its access-log destination."""
+    buckets: list[tuple[str, str]] = []
+    log_targets: set[str] = set()
+    for stack in (world.synth.data_stack, world.synth.pipeline_stack):
+        template = world.synth.templates[stack]
+        for name, output in template.get("Outputs", {}).items():
+            ref = output.get("Value", {}).get("Ref") if isinstance(output.get("Value"), dict) else None
+            if name.endswith("BucketName") and template["Resources"].get(ref, {}).get("Type") == "AWS::S3::Bucket":
+                return stack, str(ref)
+        for logical, resource in template.get("Resources", {}).items():
+            if resource.get("Type") == "AWS::S3::Bucket":
+                buckets.append((stack, logical))
+                target = resource.get("Properties", {}).get("LoggingConfiguration", {}).get("DestinationBucketName")
+                if isinstance(target, dict) and "Ref" in target:
+                    log_targets.add(target["Ref"])
+    if not buckets:
+        raise RuntimeError("no AWS::S3::Bucket in the synthesized templates")
+    return next((b for b in buckets if b[1] not in log_targets), buckets[0])
+
+
+def _create_resources(deployment: Any, admin: Mapping[str, Any]) -> None:
+    for bucket in deployment.buckets.values():
+        admin["s3"].create_bucket(Bucket=bucket.name)
+        if bucket.versioned:
+            admin["s3"].put_bucket_versioning(Bucket=bucket.name, VersioningConfiguration={"Status": "Enabled"})
+    for topic in deployment.topics.values():
+        admin["sns"].create_topic(Name=topic.name)
+    for queue in deployment.queues.values():
+        admin["sqs"].create_queue(QueueName=queue.name)
+
+
+def _hooked_s3(world: OfflinePipeline, authorizer: Any, scheduler: Any, object_created: Any,
+               client: Any = None) -> Any:  # fmt: skip
+    """An S3 client whose calls are authorized (unless ``authorizer`` is None) and whose object creations in a
+    bucket with EventBridge enabled send S3's Object Created event."""
+    import boto3
+
+    from distill_cli.offline.world import ACCOUNT, REGION
+
+    s3 = client or boto3.client("s3", region_name=REGION)
+    raw = boto3.client("s3", region_name=REGION)
+
+    def missing(operation: str, params: dict[str, Any]) -> None:
+        try:
+            raw.head_object(Bucket=params["Bucket"], Key=params["Key"])
+        except raw.exceptions.ClientError as error:
+            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
+                refusal = authorizer.missing_object_error(operation, params["Bucket"], params["Key"])
+                if refusal is not None:
+                    raise refusal from None
+
+    if authorizer is not None:
+        authorizer.hook(s3, on_missing_object=missing)
+
+    def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+        context["distill:params"] = dict(params)
+
+    def created(model: Any, context: dict[str, Any], http_response: Any, **_: Any) -> None:
+        params = context.get("distill:params") or {}
+        bucket = world.deployment.buckets.get(params.get("Bucket", ""))
+        if model.name not in _CREATING or http_response.status_code >= 300 or not bucket or not bucket.eventbridge:
+            return
+        if params.get("Key") in world.quiet_keys:
+            return
+        head = raw.head_object(Bucket=params["Bucket"], Key=params["Key"])
+        world.bus.put(object_created(params["Bucket"], params["Key"], head, model.name, account=ACCOUNT,
+                                     region=REGION, at=scheduler.now()))  # fmt: skip
+
+    s3.meta.events.register("before-parameter-build.s3", remember)
+    s3.meta.events.register("after-call.s3", created)
+    return s3
+
+
+def _environment_key_problem(authorizer: Any, function: Any) -> tuple[str, str] | None:
+    """A function whose environment is encrypted with a customer managed key starts only if its role may
+    kms:Decrypt with that key ("Lambda was unable to decrypt the environment variables because KMS access was
+    denied", KMSAccessDeniedException)."""
+    if not function.kms_key_arn:
+        return None
+    from distill_cli.access import Principal, Requirement
+
+    principal = Principal(arn=function.role_arn, session_name=function.name)
+    need = Requirement("kms:Decrypt", function.kms_key_arn, {"aws:SecureTransport": "true",
+                                                               "kms:ViaService": "lambda.us-east-1.amazonaws.com"})  # fmt: skip
+    decision = authorizer.decide(principal, need)
+    if decision.allowed:
+        return None
+    return ("Lambda.KMSAccessDeniedException", "Lambda was unable to decrypt the environment variables because KMS "
+            f"access was denied: {decision.reason}")  # fmt: skip
+
+
+def _alarm(world: OfflinePipeline, authorizer: Any, execution: Execution, sns: Any) -> None:
+    """The failed-run alarm goes off; CloudWatch publishes to its topics only if the topic's key admits it."""
+    from distill_cli.offline.world import ACCOUNT, REGION
+
+    metric = _ENDED_BADLY[execution.status]
+    for alarm in world.deployment.alarms:
+        if alarm.state_machine_arn != execution.state_machine_arn or metric not in alarm.state_machine_metrics:
+            continue
+        alarm_arn = f"arn:aws:cloudwatch:{REGION}:{ACCOUNT}:alarm:{alarm.logical_id}"
+        for action in alarm.actions:
+            topic = world.deployment.topics.get(action)
+            problem = _topic_key_problem(authorizer, topic.kms_key if topic else None, alarm_arn)
+            world.alarm_notices.append({"alarm": alarm.logical_id, "topic": action, "error": problem or ""})
+            if problem is None and topic is not None:
+                sns.publish(TopicArn=action, Subject="ALARM", Message=json.dumps({"AlarmName": alarm.logical_id}))
+
+
+def _topic_key_problem(authorizer: Any, key: str | None, alarm_arn: str) -> str | None:
+    """"CloudWatch Alarms does not have authorization to access the SNS topic encryption key" unless the key is a
+    customer managed key whose policy admits cloudwatch.amazonaws.com for kms:GenerateDataKey* and kms:Decrypt
+    (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html#compatibility-with-aws-services)."""
+    if not key:
+        return None
+    if key.endswith("alias/aws/sns"):
+        return "CloudWatch Alarms does not have authorization to access the SNS topic encryption key (alias/aws/sns)"
+    context = {"aws:SourceAccount": authorizer.where.account, "aws:SourceArn": alarm_arn}
+    for action in ("kms:GenerateDataKey", "kms:Decrypt"):
+        problem = authorizer.service_may("cloudwatch.amazonaws.com", action, key, context)
+        if problem:
+            return f"CloudWatch Alarms does not have authorization to access the SNS topic encryption key: {problem}"
+    return None
+
+
+class _MachineLambdas:
+    """The state machine's role invokes the functions: lambda:InvokeFunction must be allowed."""
+
+    def __init__(self, runner: Any, authorizer: Any, role_arn: str) -> None:
+        self.runner, self.authorizer, self.role_arn = runner, authorizer, role_arn
+
+    def invoke(self, function: str, payload: Any) -> Invoked:
+        from distill_cli.access import Principal, Requirement
+
+        spec = self.runner.function(function)
+        principal = Principal(arn=self.role_arn, session_name="states")
+        decision = self.authorizer.decide(principal, Requirement("lambda:InvokeFunction", spec.arn,
+                                                                 {"aws:SecureTransport": "true"}))  # fmt: skip
+        if not decision.allowed:
+            return Invoked(False, error="Lambda.AWSLambdaException",
+                           cause=f"{principal.display_arn} is not authorized to perform: lambda:InvokeFunction on "
+                                 f"resource: {spec.arn} ({decision.reason})")  # fmt: skip
+        return self.runner.invoke(function, payload)  # type: ignore[no-any-return]
+
+
+class _BedrockTags(Mapping[str, Mapping[str, str]]):
+    """aws:ResourceTag/<key> for Bedrock resources: their tags as the simulated Bedrock holds them now."""
+
+    def __init__(self, bedrock: Any) -> None:
+        self.bedrock = bedrock
+
+    def _all(self) -> dict[str, dict[str, str]]:
+        items = [*self.bedrock.jobs.values(), *self.bedrock.throughputs.values(), *self.bedrock.deployments.values()]
+        return {i.arn: {t["key"]: t["value"] for t in i.request.get("tags", i.request.get("jobTags", []))}
+                for i in items}  # fmt: skip
+
+    def __getitem__(self, arn: str) -> Mapping[str, str]:
+        return self._all()[arn]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._all())
+
+    def __len__(self) -> int:
+        return len(self._all())
