@@ -43,6 +43,17 @@ def default_key_policy(account: str, partition: str = "aws") -> dict[str, Any]:
 
 
 @dataclass(frozen=True)
+class Grant:
+    """A call that was allowed, and the statements that allowed it (for the strictness tests)."""
+
+    principal: str  # the role ARN (or the service) that made it
+    service: str
+    operation: str
+    requirement: Requirement
+    matched: tuple[str, ...]
+
+
+@dataclass(frozen=True)
 class Denial:
     """A call AWS would refuse: who, which permission, and AWS's message."""
 
@@ -61,6 +72,7 @@ class Authorizer:
         self.where = where
         self.key_policies = dict(key_policies or {})
         self.denials: list[Denial] = []
+        self.grants: list[Grant] = []
         self._callers: list[Principal] = []
         self.bedrock_tags: Mapping[str, Mapping[str, str]] = {}  # resource ARN -> tags (set by the world)
 
@@ -95,6 +107,7 @@ class Authorizer:
             decision = self.decide(caller, requirement)
             if not decision.allowed:
                 raise self._deny(caller, service, operation, requirement, decision)
+            self.grants.append(Grant(caller.arn or "", service, operation, requirement, decision.matched))
 
     def decide(self, principal: Principal, requirement: Requirement) -> Decision:
         resource_policy, is_key = self._resource_policy(requirement.resource)
@@ -151,6 +164,7 @@ class Authorizer:
             decision = self.decide(principal, requirement)
             if not decision.allowed:
                 return f"{principal.display_arn} may not {need.action} on {need.resource} ({need.why}): {decision.reason}"
+            self.grants.append(Grant(principal.arn or "", "(service)", need.why, requirement, decision.matched))
         return None
 
     def service_may(self, service: str, action: str, resource: str, context: Mapping[str, str]) -> str | None:

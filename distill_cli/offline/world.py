@@ -51,7 +51,7 @@ __all__ = ["ACCOUNT", "REGION", "OfflinePipeline", "RunResult", "default_executi
 
 class OfflinePipeline:
     """The synthesized pipeline in a simulated account. Bedrock options go to the simulated Bedrock
-    (job_outcome, job_checks, throughput_fails, throughput_checks, deployment_fails, deployment_checks);
+    (job_outcome, job_checks or job_seconds, throughput_fails, throughput_checks, deployment_fails, deployment_checks);
     ``context`` overrides the CDK context; ``key_policies`` gives imported KMS keys their policies;
     ``real_time`` runs on the system clock instead of the virtual one."""
 
@@ -66,14 +66,16 @@ class OfflinePipeline:
     sfn: SimulatedStepFunctions
     bedrock: SimulatedBedrock
 
-    def __init__(self, *, job_outcome: str = "completed", job_checks: int = 3, throughput_fails: bool = False,
+    def __init__(self, *, job_outcome: str = "completed", job_checks: int = 3, job_seconds: float | None = None,
+                 throughput_fails: bool = False,
                  throughput_checks: int = 2, deployment_fails: bool = False, deployment_checks: int = 2,
                  context: Mapping[str, Any] | None = None, synthesized: SynthesizedApp | None = None,
                  bucket_name: str | None = None, on_trace: Callable[[str], None] | None = None,
                  real_time: bool = False, key_policies: Mapping[str, Mapping[str, Any]] | None = None) -> None:  # fmt: skip
         self.synth = synthesized or synthesize(context)
         self.bedrock_options: dict[str, Any] = {
-            "job_outcome": job_outcome, "job_checks": job_checks, "throughput_fails": throughput_fails,
+            "job_outcome": job_outcome, "job_checks": job_checks, "job_seconds": job_seconds,
+            "throughput_fails": throughput_fails,
             "throughput_checks": throughput_checks, "deployment_fails": deployment_fails,
             "deployment_checks": deployment_checks,
         }  # fmt: skip

@@ -31,18 +31,19 @@ __all__ = ["DEPLOYMENT_FAILURE", "FAILURE_MESSAGES", "Deployment", "Job", "Simul
 
 
 class SimulatedBedrock(JobsMixin, ServingMixin, SimulatedService):
-    """A fake ``bedrock`` client. job_outcome / job_checks: how the next jobs end and after how many checks."""
+    """A fake ``bedrock`` client. job_outcome: how the next jobs end; job_checks: after how many status checks, or
+    job_seconds: after how long on the world's clock (then the number of checks does not matter)."""
 
     service = "bedrock"
 
     def __init__(self, *, region: str = "us-east-1", account: str = "123456789012", job_outcome: Outcome = "completed",
-                 job_checks: int = 3, throughput_fails: bool = False, throughput_checks: int = 2,
+                 job_checks: int = 3, job_seconds: float | None = None, throughput_fails: bool = False, throughput_checks: int = 2,
                  deployment_fails: bool = False, deployment_checks: int = 2, s3: Any = None,
                  now: Callable[[], float] = time.time, bucket_keys: Mapping[str, str] | None = None,
                  role_problem: RoleProblem | None = None, caller_problem: CallerProblem | None = None) -> None:  # fmt: skip
         super().__init__()
         self.region, self.account = region, account
-        self.job_outcome, self.job_checks = job_outcome, job_checks
+        self.job_outcome, self.job_checks, self.job_seconds = job_outcome, job_checks, job_seconds
         self.throughput_fails, self.throughput_checks = throughput_fails, throughput_checks
         self.deployment_fails, self.deployment_checks = deployment_fails, deployment_checks
         self.s3 = s3  # when set, a completed job writes its metrics under the output URI, like Bedrock does

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import hashlib
 from dataclasses import dataclass
-from datetime import timedelta
 from typing import Any, Literal
 
 from distill_cli.offline.bedrock import contracts
@@ -35,6 +34,8 @@ class Job:
     checks_to_finish: int
     created: float
     checks: int = 0
+    seconds: float | None = None  # how long the job runs on the world's clock (None: until checks_to_finish)
+    now: float = 0.0  # the world's time at the last look
 
     @property
     def name(self) -> str:
@@ -42,7 +43,20 @@ class Job:
 
     @property
     def done(self) -> bool:
+        if self.seconds is not None:
+            return self.now >= self.created + self.seconds
         return self.checks >= self.checks_to_finish
+
+    @property
+    def progress(self) -> float:
+        """How far along the job is, 0..1."""
+        if self.seconds is not None:
+            return min(1.0, (self.now - self.created) / max(self.seconds, 1e-9))
+        return min(1.0, self.checks / max(self.checks_to_finish, 1))
+
+    @property
+    def end_time(self) -> float:
+        return self.created + self.seconds if self.seconds is not None else self.created + 5 * 3600
 
 
 class JobsMixin:
@@ -63,7 +77,7 @@ class JobsMixin:
             arn = (f"arn:aws:bedrock:{s.region}:{s.account}:model-customization-job/{base}/"
                    f"{short_id(params['jobName'])}")  # fmt: skip
             self._check_roles(params, arn)
-            s.jobs[arn] = Job(arn, params, s.job_outcome, s.job_checks, s._now())
+            s.jobs[arn] = Job(arn, params, s.job_outcome, s.job_checks, s._now(), seconds=s.job_seconds, now=s._now())
             return {"jobArn": arn}
 
     def _check_roles(self, params: dict[str, Any], job_arn: str) -> None:
@@ -94,6 +108,7 @@ class JobsMixin:
         with s._lock:
             job = self._find_job(params["jobIdentifier"])
             job.checks += 1
+            job.now = s._now()
             return self._describe(job)
 
     def stop_model_customization_job(self, **params: Any) -> dict[str, Any]:
@@ -124,7 +139,7 @@ class JobsMixin:
         s: Any = self
         created = s._time(job.created)
         # Phases complete one by one as checks go by, like the real statusDetails.
-        progress = min(len(_PHASES), (job.checks * len(_PHASES)) // max(job.checks_to_finish, 1))
+        progress = min(len(_PHASES), int(job.progress * len(_PHASES)))
         details: dict[str, Any] = {}
         for index, phase in enumerate(_PHASES):
             if job.done and job.outcome != "completed" and index >= 1:
@@ -152,7 +167,7 @@ class JobsMixin:
         if "customizationConfig" in job.request:
             answer["customizationConfig"] = job.request["customizationConfig"]
         if job.done:
-            answer["endTime"] = created + timedelta(hours=5)
+            answer["endTime"] = s._time(job.end_time)
             if status == "Completed":
                 answer["outputModelArn"] = self.model_arn(job)
                 self._write_outputs(job)
