@@ -14,6 +14,7 @@ from typing import Annotated, Any, Literal
 
 import msgspec
 
+from distill.run_request import SYSTEM_PROMPT_MAX
 from distill.settings import (
     DEFAULT_MAX_RESPONSE_LENGTH,
     DEFAULT_STUDENT,
@@ -42,7 +43,8 @@ class PipelineConfig(Strict, frozen=True):
     teacher_model_id: str = DEFAULT_TEACHER
     student_model_id: str = DEFAULT_STUDENT
     max_response_length: Annotated[int, msgspec.Meta(ge=1, le=32768)] = DEFAULT_MAX_RESPONSE_LENGTH
-    system_prompt: str = ""
+    # Up to the run input's limit; travels in the state machine definition (see distill.settings.ModelDefaults).
+    system_prompt: Annotated[str, msgspec.Meta(max_length=SYSTEM_PROMPT_MAX)] = ""
     # Nova distillation pairs: teacher Pro or Premier (or their US cross-region inference profiles) ...
     allowed_teacher_models: tuple[str, ...] = (
         "amazon.nova-pro-v1:0",
@@ -88,7 +90,6 @@ class PipelineConfig(Strict, frozen=True):
             teacher_model_id=self.teacher_model_id,
             student_model_id=self.student_model_id,
             max_response_length=self.max_response_length,
-            system_prompt=self.system_prompt,
         )
 
 

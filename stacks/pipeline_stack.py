@@ -18,14 +18,17 @@ class PipelineStack(Stack):
     def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, config: PipelineConfig, **kwargs) -> None:
         super().__init__(scope, id, description="Bedrock distillation pipeline: functions and state machine", **kwargs)
         layout = config.layout
-        bedrock_role = BedrockServiceRole(self, "BedrockServiceRole", bucket=bucket, layout=layout)
+        teachers = (*config.allowed_teacher_models, config.teacher_model_id)
+        bedrock_role = BedrockServiceRole(self, "BedrockServiceRole", bucket=bucket, layout=layout, teachers=teachers)
         notifications = NotificationTopic(
             self, "Notifications", email=config.notification_email, key=bucket.encryption_key
         )
         functions = PipelineFunctions(
-            self, "Functions", bucket=bucket, bedrock_role=bedrock_role.role, topic=notifications.topic, config=config
+            self, "Functions", bucket=bucket, bedrock_role=bedrock_role.role, topic=notifications.topic,
+            topic_key=notifications.key, config=config,
         )
-        workflow = DistillationWorkflow(self, "Workflow", functions=functions, throttle=config.throttle_retry)
+        workflow = DistillationWorkflow(self, "Workflow", functions=functions, throttle=config.throttle_retry,
+                                        default_system_prompt=config.system_prompt)  # fmt: skip
 
         # Every event (cdk-nag SF1) but without execution data: the prompts and system prompt that travel in the
         # state stay out of CloudWatch (the execution history keeps them for 90 days anyway).

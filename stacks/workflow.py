@@ -20,6 +20,7 @@ from stacks.constructs.functions import PipelineFunctions
 
 # Transient Lambda service errors (the CDK's default retry is turned off so ours is the only one).
 LAMBDA_ERRORS = [
+    "Lambda.ClientExecutionTimeoutException",  # AWS's best-practice list for Lambda tasks has it too
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -33,11 +34,15 @@ RUN_AND_SERVING = {**RUN, "serving.$": "$.serving"}
 
 
 class DistillationWorkflow(Construct):
-    def __init__(self, scope: Construct, id: str, *, functions: PipelineFunctions, throttle: ThrottleRetry) -> None:
+    def __init__(self, scope: Construct, id: str, *, functions: PipelineFunctions, throttle: ThrottleRetry,
+                 default_system_prompt: str = "") -> None:  # fmt: skip
         super().__init__(scope, id)
         fn, task = functions, _TaskMaker(self, throttle)
 
-        check_settings = task("Check run settings", fn.check_run_settings, EXECUTION)  # output: {"run": ...}
+        # The default system prompt rides in the definition (up to 20,000 characters): a function's environment
+        # holds 4 KB in all.
+        settings_input = {**EXECUTION, "defaults": {"systemPrompt": default_system_prompt}}
+        check_settings = task("Check run settings", fn.check_run_settings, settings_input)  # output: {"run": ...}
         prepare = task("Prepare dataset", fn.prepare_dataset, RUN, "$.dataset")
         start_job = task("Start distillation job", fn.start_job, RUN, "$.job", bedrock=True)
         wait_job = sfn.Wait(self, "Wait for the job", time=sfn.WaitTime.seconds_path("$.job.waitSeconds"))

@@ -34,6 +34,7 @@ class Where:
         -> that resource's ARN. Unknown names get the ARN built from the name (documented per operation).
     kms_aliases: "alias/name" -> the ARN of the key it points to.
     profile_regions: inference profile id -> the Regions it routes to.
+    topic_keys: SNS topic ARN -> the ARN of the customer managed key it is encrypted with.
     """
 
     region: str
@@ -46,6 +47,7 @@ class Where:
     names: Mapping[str, str] = field(default_factory=dict)
     kms_aliases: Mapping[str, str] = field(default_factory=dict)
     profile_regions: Mapping[str, Sequence[str]] = field(default_factory=dict)
+    topic_keys: Mapping[str, str] = field(default_factory=dict)
 
     def arn(self, service: str, resource: str, *, region: str | None = None, account: str | None = None) -> str:
         region = self.region if region is None else region

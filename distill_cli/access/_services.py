@@ -37,7 +37,15 @@ def _publish(params: Mapping[str, Any], where: Where) -> list[Requirement]:
     topic = params.get("TopicArn") or params.get("TargetArn")
     if not topic or ":endpoint/" in str(topic):
         raise ValueError("Publish: only topics are modelled (TopicArn)")
-    return [Requirement("sns:Publish", str(topic))]
+    found = [Requirement("sns:Publish", str(topic))]
+    key = where.topic_keys.get(str(topic))
+    if key:
+        # A topic under a customer managed key: "make sure that any publishers have the kms:GenerateDataKey* and
+        # kms:Decrypt permissions for the AWS KMS key" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        via: dict[str, ContextValue] = {"kms:ViaService": f"sns.{where.region}.amazonaws.com",
+                                        "kms:EncryptionContext:aws:sns:topicArn": str(topic)}  # fmt: skip
+        found += [Requirement("kms:GenerateDataKey", key, via), Requirement("kms:Decrypt", key, via)]
+    return found
 
 
 def _queue_arn(where: Where, url: str) -> str:

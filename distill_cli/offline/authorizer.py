@@ -102,7 +102,8 @@ class Authorizer:
             return  # the operator
         where = Where(region=self.where.region, account=self.where.account, partition=self.where.partition,
                       bucket_keys=self.where.bucket_keys, resource_tags=self.bedrock_tags,
-                      kms_aliases=self.where.kms_aliases, profile_regions=self.where.profile_regions)  # fmt: skip
+                      kms_aliases=self.where.kms_aliases, profile_regions=self.where.profile_regions,
+                      topic_keys=self.where.topic_keys)  # fmt: skip
         for requirement in required(service, operation, params, where):
             decision = self.decide(caller, requirement)
             if not decision.allowed:

@@ -53,7 +53,10 @@ def deploy(world: OfflinePipeline) -> None:
     world.deployment = deployment = read_deployment(resolver)
     bucket_keys = {b.name: b.kms_key_arn for b in deployment.buckets.values() if b.kms_key_arn}
     profiles = {p: by_source.get(REGION, ("us-east-1", "us-east-2", "us-west-2")) for p, by_source in PROFILE_REGIONS.items()}
-    where = Where(region=REGION, account=ACCOUNT, bucket_keys=bucket_keys, profile_regions=profiles)
+    topic_keys = {t.arn: t.kms_key for t in deployment.topics.values()
+                  if t.kms_key and ":key/" in t.kms_key}  # customer managed keys only  # fmt: skip
+    where = Where(region=REGION, account=ACCOUNT, bucket_keys=bucket_keys, profile_regions=profiles,
+                  topic_keys=topic_keys)  # fmt: skip
     world.authorizer = authorizer = Authorizer(deployment, where, world.key_policies)
 
     admin = {name: boto3.client(name, region_name=REGION) for name in ("s3", "sns", "sqs")}  # type: ignore[call-overload]
@@ -204,8 +207,7 @@ def _environment_key_problem(authorizer: Any, function: Any) -> tuple[str, str] 
     from distill_cli.access import Principal, Requirement
 
     principal = Principal(arn=function.role_arn, session_name=function.name)
-    need = Requirement("kms:Decrypt", function.kms_key_arn, {"aws:SecureTransport": "true",
-                                                               "kms:ViaService": "lambda.us-east-1.amazonaws.com"})  # fmt: skip
+    need = Requirement("kms:Decrypt", function.kms_key_arn, {"aws:SecureTransport": "true"})
     decision = authorizer.decide(principal, need)
     if decision.allowed:
         return None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import unicodedata
 
 # Bedrock's patterns (botocore service model, bedrock 2023-04-20).
 JOB_NAME_PATTERN = re.compile(r"[a-zA-Z0-9](-*[a-zA-Z0-9\+\-\.])*")
@@ -62,6 +63,14 @@ def execution_name_for_object(key: str, version_or_etag: str) -> str:
     """A Step Functions execution name (<= 80 chars) that is the same for every event about one object."""
     base = slug(key.rsplit("/", 1)[-1].removesuffix(".gz").removesuffix(".jsonl"), 50)
     return f"drop-{base}-{_digest(key + '@' + version_or_etag, 16)}"
+
+
+def tag_value(text: str, max_length: int = 256) -> str:
+    """``text`` as a Bedrock tag value (pattern ``[a-zA-Z0-9\\s._:/=+@-]*``): accents dropped (é -> e), every other
+    character outside the pattern becomes '-'. Step Functions allows execution names Bedrock's tags refuse
+    (``( ) ! '``, non-ASCII letters)."""
+    ascii_text = unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode()
+    return re.sub(r"[^a-zA-Z0-9 \t\n\x0b\f\r._:/=+@-]", "-", ascii_text)[:max_length]  # \s as Java means it
 
 
 def _fit(name: str) -> str:

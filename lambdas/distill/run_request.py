@@ -103,7 +103,8 @@ def parse_request(raw: Any) -> RunRequest:
         raise InvalidRunInput(f"execution input: {_field_message(error)}") from None
 
 
-def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str, execution_arn: str) -> ResolvedRun:
+def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str, execution_arn: str,
+            default_system_prompt: str = "") -> ResolvedRun:  # fmt: skip
     """Apply defaults and allow-lists; derive names, tokens and locations."""
     source = _dataset_location(request.dataset, settings)
     teacher = request.teacher_model_id or settings.defaults.teacher_model_id
@@ -138,7 +139,7 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
         teacher_model_id=teacher,
         student_model_id=student,
         max_response_length=request.max_response_length or settings.defaults.max_response_length,
-        system_prompt=request.system_prompt if request.system_prompt is not None else settings.defaults.system_prompt,
+        system_prompt=request.system_prompt if request.system_prompt is not None else default_system_prompt,
         input_format=request.input_format,
         on_invalid_records=request.on_invalid_records,
         job_name=job,
@@ -235,7 +236,7 @@ def _tags(user: dict[str, str], fixed: dict[str, str], execution_name: str, run:
             raise InvalidRunInput(f"execution input: tag {key!r} has an invalid value - at `$.tags.{key}`")
         if key.startswith(("aws:", "distill:")) or key in fixed:
             raise InvalidRunInput(f"execution input: tag key {key!r} is reserved - at `$.tags`")
-    return {**user, **fixed, "distill:execution": execution_name[:256], "distill:run-id": run}
+    return {**user, **fixed, "distill:execution": naming.tag_value(execution_name), "distill:run-id": run}
 
 
 def _field_message(error: msgspec.ValidationError) -> str:

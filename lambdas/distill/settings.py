@@ -46,10 +46,13 @@ class BucketLayout(Strict, frozen=True):
 
 
 class ModelDefaults(Strict, frozen=True):
+    """The models a run uses unless it names others. (The default system prompt is not here: it can be 20,000
+    characters and Lambda allows 4 KB of environment per function, so the state machine passes it to "Check
+    run settings" instead.)"""
+
     teacher_model_id: str = DEFAULT_TEACHER
     student_model_id: str = DEFAULT_STUDENT
     max_response_length: Annotated[int, msgspec.Meta(ge=1, le=32768)] = DEFAULT_MAX_RESPONSE_LENGTH
-    system_prompt: str = ""
 
 
 class PollingPolicy(Strict, frozen=True):

@@ -29,7 +29,8 @@ def check_run_settings(event: dict[str, Any], settings: PipelineSettings) -> dic
     execution = event.get("execution") or {}
     if not execution.get("arn") or not execution.get("name"):
         raise InvalidRunInput("the state machine must pass execution.arn and execution.name")
-    run = resolve(parse_request(event.get("input")), settings, execution["name"], execution["arn"])
+    default_prompt = str((event.get("defaults") or {}).get("systemPrompt") or "")
+    run = resolve(parse_request(event.get("input")), settings, execution["name"], execution["arn"], default_prompt)
     return {"run": to_state(run)}
 
 
@@ -182,27 +183,55 @@ def _failure_message(status: str, given: str, phase: Callable[[str], polling.Pha
     return given
 
 
+# What the smoke test keeps in the execution state: a state's input and output may hold 256 KiB in all, and a
+# record may be 1 MiB (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
+PREVIEW_CHARS = 500
+ANSWER_CHARS = 2_000
+FIRST_LINE_MAX = 4 * 1024 * 1024  # a converted record: 1 MiB of input plus the system prompt and JSON escapes
+
+
 def try_model(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
     """State "Try the distilled model": one prompt from the dataset through Converse, as the notebook does, on
     whatever serves the model (``$.serving.modelId``: the provisioned model or the deployment).
 
     A failed try is reported in the summary, not raised: the model exists and is billed either way, and the
-    person reading the notification decides what to do with it.
+    person reading the notification decides what to do with it. Only a preview of the prompt and a bounded
+    answer go into the state.
     """
-    prompt = _first_prompt(run.dataset_uri)
+    try:
+        prompt = _first_prompt(run.dataset_uri)
+    except ValueError as error:
+        return {"prompt": None, "promptChars": 0, "answer": None, "error": f"no prompt to try: {error}"}
+    tried = {"prompt": _clip(prompt, PREVIEW_CHARS), "promptChars": len(prompt)}
     try:
         answer = bedrock.converse(serving["modelId"], prompt, run.system_prompt)
     except (BedrockRejected, BedrockAccessDenied, QuotaExceeded) as error:
-        return {"prompt": prompt, "answer": None, "error": str(error)}
-    return {"prompt": prompt, "answer": answer.text, "error": None, "latencyMs": answer.latency_ms}
+        return {**tried, "answer": None, "error": _clip(str(error), ANSWER_CHARS)}
+    return {**tried, "answer": _clip(answer.text, ANSWER_CHARS), "error": None, "latencyMs": answer.latency_ms}
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def _first_prompt(dataset_uri: str) -> str:
-    """The first user text of the converted dataset (read only as far as its first line)."""
+    """The first user text of the converted dataset, read only as far as its first line. ValueError when that
+    line cannot be read as a record."""
     where = S3Location.parse(dataset_uri)
-    body = aws.client("s3").get_object(Bucket=where.bucket, Key=where.key, Range="bytes=0-1048575")["Body"]
-    first_line = body.read().split(b"\n", 1)[0]
-    return str(json.loads(first_line)["messages"][0]["content"][0]["text"])
+    body = aws.client("s3").get_object(Bucket=where.bucket, Key=where.key, Range=f"bytes=0-{FIRST_LINE_MAX - 1}")["Body"]
+    line = bytearray()
+    for chunk in iter(lambda: body.read(64 * 1024), b""):
+        cut = chunk.find(b"\n")
+        line += chunk if cut < 0 else chunk[:cut]
+        if cut >= 0:
+            break
+    else:
+        if len(line) >= FIRST_LINE_MAX:
+            raise ValueError(f"the first record is longer than {FIRST_LINE_MAX} bytes")
+    try:
+        return str(json.loads(bytes(line))["messages"][0]["content"][0]["text"])
+    except (ValueError, KeyError, IndexError, TypeError) as error:
+        raise ValueError(f"the first record of {dataset_uri} is not a conversation record ({error})") from None
 
 
 def finish_run(state: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:

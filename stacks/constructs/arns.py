@@ -21,9 +21,14 @@ def bedrock_arn(scope: Construct, resource: str, name: str = "*", *, account: st
     )
 
 
+def is_inference_profile(model_id: str) -> bool:
+    return model_id.startswith(_PROFILE_GEOGRAPHIES)
+
+
 def model_arns(scope: Construct, model_id: str) -> list[str]:
-    """What a CreateModelCustomizationJob call naming ``model_id`` is authorized against."""
-    base = model_id.split(".", 1)[1] if model_id.startswith(_PROFILE_GEOGRAPHIES) else None
+    """What a call naming ``model_id`` is authorized against: the foundation model; for a cross-Region inference
+    profile, the profile and its base model in any Region (it routes to several)."""
+    base = model_id.split(".", 1)[1] if is_inference_profile(model_id) else None
     if base is None:
         return [bedrock_arn(scope, "foundation-model", model_id, account="")]
     # A profile routes to the base model in any region of its geography.

@@ -2,19 +2,22 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from aws_cdk import Aws
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
 
 from distill.settings import BucketLayout
-from stacks.constructs.arns import bedrock_arn
+from stacks.constructs.arns import bedrock_arn, is_inference_profile, model_arns
 
 
 class BedrockServiceRole(Construct):
     """Reads the converted dataset (datasets/) and writes the job's output (jobs/); nothing else."""
 
-    def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, layout: BucketLayout) -> None:
+    def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, layout: BucketLayout,
+                 teachers: Sequence[str] = ()) -> None:  # fmt: skip
         super().__init__(scope, id)
         # Confused-deputy guard: only customization jobs of this account may assume the role.
         principal = iam.ServicePrincipal(
@@ -43,6 +46,15 @@ class BedrockServiceRole(Construct):
             sid="ListJobOutput", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
             conditions={"StringLike": {"s3:prefix": [f"{jobs}*"]}},
         ))  # fmt: skip
+        # "To use a cross-region inference profile for a teacher model in a Distillation job, your service role
+        # must have permissions to invoke the inference profile in an AWS Region, in addition to the model in each
+        # Region in the inference profile" (Prerequisites for model distillation). A teacher in the job's own
+        # Region needs nothing here.
+        profiles = [arn for teacher in teachers if is_inference_profile(teacher) for arn in model_arns(self, teacher)]
+        if profiles:
+            self.role.add_to_policy(iam.PolicyStatement(
+                sid="InvokeCrossRegionTeachers", actions=["bedrock:InvokeModel"], resources=sorted(set(profiles)),
+            ))  # fmt: skip
         if bucket.encryption_key is not None:
             self.role.add_to_policy(iam.PolicyStatement(
                 sid="UseBucketKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import msgspec
 from aws_cdk import ArnFormat, Duration, Stack
 from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
 from aws_cdk import aws_sns as sns
@@ -16,7 +17,7 @@ from constructs import Construct
 from distill.settings import PIPELINE_TAG, PipelineSettings
 from stacks.bundling import EXCLUDE, LAMBDA_DIR, RUNTIME, bundling_options
 from stacks.compliance import skip_checkov
-from stacks.config import PipelineConfig
+from stacks.config import ConfigError, PipelineConfig
 from stacks.constructs.arns import bedrock_arn, model_arns
 from stacks.constructs.log_groups import log_group
 
@@ -59,6 +60,7 @@ FUNCTION_CHECKOV_REASONS = {
     "with the customer managed key when kmsKeyArn is set.",
 }
 
+ENVIRONMENT_LIMIT = 4 * 1024
 ENVIRONMENT = {
     "POWERTOOLS_SERVICE_NAME": "distill-pipeline",
     "POWERTOOLS_METRICS_NAMESPACE": "DistillPipeline",
@@ -75,10 +77,12 @@ class PipelineFunctions(Construct):
         bucket: s3.IBucket,
         bedrock_role: iam.IRole,
         topic: sns.ITopic,
+        topic_key: kms.IKey,
         config: PipelineConfig,
     ) -> None:
         super().__init__(scope, id)
         self.key = bucket.encryption_key
+        self.topic_key = topic_key
         settings = PipelineSettings(
             bucket_name=bucket.bucket_name,
             bedrock_role_arn=bedrock_role.role_arn,
@@ -94,6 +98,7 @@ class PipelineFunctions(Construct):
         # to_json_string keeps the bucket name and role ARN as CloudFormation references (the JSON round trip
         # only turns tuples into lists, which jsii cannot pass).
         as_json = msgspec.json.decode(msgspec.json.encode(settings))
+        check_environment_size(settings)
         environment = {"PIPELINE_SETTINGS": Stack.of(self).to_json_string(as_json), **ENVIRONMENT}
         # One asset for all functions: bundled once per synth, one upload.
         code = lambda_.Code.from_asset(str(LAMBDA_DIR), bundling=bundling_options(), exclude=EXCLUDE)
@@ -104,6 +109,8 @@ class PipelineFunctions(Construct):
         self._grant_prepare(bucket, config)
         self._grant_bedrock(bedrock_role, config)
         self._grant_operations(bucket, topic, config)
+        if self.key is not None:
+            self._grant_project_key(self.key)
 
     # --- the functions, by what they do ---------------------------------------------------------------
     @property
@@ -196,6 +203,12 @@ class PipelineFunctions(Construct):
         )
         for check, reason in FUNCTION_CHECKOV_REASONS.items():
             skip_checkov(function, check, reason)
+        if self.key is not None:
+            # An environment under a customer managed key is decrypted with the function's role when it starts
+            # (else KMSAccessDeniedException): https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html
+            role.add_to_policy(iam.PolicyStatement(
+                sid="DecryptOwnEnvironment", actions=["kms:Decrypt"], resources=[self.key.key_arn],
+            ))  # fmt: skip
         return function
 
     def _grant_prepare(self, bucket: s3.IBucket, config: PipelineConfig) -> None:
@@ -253,10 +266,14 @@ class PipelineFunctions(Construct):
         self.check_job.add_to_role_policy(iam.PolicyStatement(
             sid="CheckDistillationJobs", actions=["bedrock:GetModelCustomizationJob"], resources=[jobs],
         ))  # fmt: skip
+        # The Service Authorization Reference lists custom-model and foundation-model for this action: the custom
+        # model is what we provision, its base (an allowed student) is named too, so either reading holds.
+        students = sorted({arn for model in (*config.allowed_student_models, config.student_model_id)
+                           for arn in model_arns(self, model)})  # fmt: skip
         self.provision_throughput.add_to_role_policy(iam.PolicyStatement(
             sid="ProvisionThroughput",
             actions=["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
-            resources=[custom_models, provisioned],
+            resources=[custom_models, provisioned, *students],
         ))  # fmt: skip
         self.check_throughput.add_to_role_policy(iam.PolicyStatement(
             sid="CheckThroughput", actions=["bedrock:GetProvisionedModelThroughput"], resources=[provisioned],
@@ -289,10 +306,16 @@ class PipelineFunctions(Construct):
             fn.add_to_role_policy(
                 iam.PolicyStatement(sid="WriteRunSummary", actions=["s3:PutObject"], resources=[reports])
             )
-            # Exact actions (grant_publish would add kms:GenerateDataKey* for an encrypted topic).
+            # Exact actions (grant_publish would add kms:GenerateDataKey* and more for an encrypted topic).
             fn.add_to_role_policy(
                 iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn])
             )
+            # Publishing to a topic under a customer managed key: "publishers have the kms:GenerateDataKey* and
+            # kms:Decrypt permissions" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+            fn.add_to_role_policy(iam.PolicyStatement(
+                sid="UseTopicKey", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.topic_key.key_arn],
+                conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}},
+            ))  # fmt: skip
         self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
             sid="ReadSidecarSettings", actions=["s3:GetObject"],
             resources=[bucket.arn_for_objects(f"{layout.drop_prefix}*")],
@@ -319,9 +342,46 @@ class PipelineFunctions(Construct):
             resources=[provisioned],
             conditions={"StringEquals": {f"aws:ResourceTag/{marker_key}": marker_value}},
         ))  # fmt: skip
-        if self.key is not None:
-            # Exact actions (a grant_encrypt_decrypt would add kms:ReEncrypt* and kms:GenerateDataKey*).
-            for fn in (self.try_model, self.finish_run, self.notify_failure, self.start_from_drop):
-                fn.add_to_role_policy(iam.PolicyStatement(
-                    sid="UseProjectKey", actions=["kms:Decrypt", "kms:GenerateDataKey"], resources=[self.key.key_arn],
-                ))  # fmt: skip
+
+    def _grant_project_key(self, key: kms.IKey) -> None:
+        """With ``kmsKeyArn``: the bucket's objects and the custom models are under the project's key."""
+        bedrock_via = {"StringEquals": {"kms:ViaService": f"bedrock.{Stack.of(self).region}.amazonaws.com"}}
+        s3_via = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}}
+        # S3 uses the key for these functions' reads (kms:Decrypt) and writes (kms:GenerateDataKey).
+        readers = (self.try_model, self.start_from_drop)
+        writers = (self.finish_run, self.notify_failure)
+        for fn in readers:
+            fn.add_to_role_policy(iam.PolicyStatement(sid="ReadUnderProjectKey", actions=["kms:Decrypt"],
+                                                      resources=[key.key_arn], conditions=s3_via))  # fmt: skip
+        for fn in writers:
+            fn.add_to_role_policy(iam.PolicyStatement(sid="WriteUnderProjectKey", actions=["kms:GenerateDataKey"],
+                                                      resources=[key.key_arn], conditions=s3_via))  # fmt: skip
+        # "Encrypt a model" (customModelKmsKeyId): the identity that starts the job needs these four; whoever serves
+        # or invokes the model needs kms:Decrypt ("Allow access to an encrypted model",
+        # https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html).
+        self.start_job.add_to_role_policy(iam.PolicyStatement(
+            sid="EncryptTheCustomModel", resources=[key.key_arn], conditions=bedrock_via,
+            actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+        ))  # fmt: skip
+        for fn in (self.provision_throughput, self.deploy_on_demand, self.try_model):
+            fn.add_to_role_policy(iam.PolicyStatement(sid="UseTheCustomModel", actions=["kms:Decrypt"],
+                                                      resources=[key.key_arn], conditions=bedrock_via))  # fmt: skip
+
+
+def check_environment_size(settings: PipelineSettings) -> None:
+    """Lambda allows 4 KB of environment variables per function, measured as the JSON of the variables
+    (https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html): refuse at synth what
+    CloudFormation would refuse at deploy. References (bucket name, ARNs) are sized at their longest."""
+    import msgspec as _msgspec
+
+    longest = {"bucket_name": "b" * 63, "bedrock_role_arn": "r" * 160, "notification_topic_arn": "t" * 330,
+               "custom_model_kms_key_arn": "k" * (100 if settings.custom_model_kms_key_arn else 0)}  # fmt: skip
+    sized = _msgspec.structs.replace(settings, **longest)
+    variables = {"PIPELINE_SETTINGS": _msgspec.json.encode(sized).decode(), **ENVIRONMENT,
+                 "STATE_MACHINE_ARN": "s" * 200}  # fmt: skip
+    size = len(_msgspec.json.encode(variables))
+    if size > ENVIRONMENT_LIMIT:
+        raise ConfigError(
+            f"cdk.json context: the functions' environment would be up to {size} bytes, over Lambda's limit of "
+            f"{ENVIRONMENT_LIMIT} (4 KB): shorten allowedDataBuckets, allowedTeacherModels or allowedStudentModels"
+        )

@@ -8,11 +8,15 @@
 
 from __future__ import annotations
 
-from aws_cdk import Duration
+from typing import Any
+
+import jsii
+from aws_cdk import ArnFormat, Duration, RemovalPolicy, Stack
 from aws_cdk import aws_cloudwatch as cloudwatch
 from aws_cdk import aws_cloudwatch_actions as cw_actions
 from aws_cdk import aws_events as events
 from aws_cdk import aws_events_targets as targets
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_lambda as lambda_
 from aws_cdk import aws_s3 as s3
@@ -27,18 +31,33 @@ from stacks.compliance import acknowledge, skip_checkov
 
 
 class NotificationTopic(Construct):
-    """Where people hear how runs end (email subscription from ``notificationEmail``)."""
+    """Where people hear how runs end (email subscription from ``notificationEmail``).
+
+    Encrypted at rest and TLS-only. Not with the AWS managed key ``alias/aws/sns``: its key policy cannot admit
+    CloudWatch, so the alarm could never publish ("Enable compatibility between event sources from AWS services
+    and encrypted topics", https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html). Without
+    ``kmsKeyArn`` the topic gets a customer managed key of its own whose policy admits CloudWatch alarms of this
+    account; with ``kmsKeyArn`` that key's policy must admit them (README, "Security and compliance").
+    """
 
     def __init__(self, scope: Construct, id: str, *, email: str, key: kms.IKey | None) -> None:
         super().__init__(scope, id)
-        self.topic = sns.Topic(
-            self,
-            "Topic",
-            display_name="Bedrock distillation runs",
-            # Encrypted at rest (the project's key, or the AWS managed SNS key) and TLS-only.
-            master_key=key or kms.Alias.from_alias_name(self, "AwsManagedSnsKey", "alias/aws/sns"),
-            enforce_ssl=True,
-        )
+        stack = Stack.of(self)
+        if key is None:
+            key = kms.Key(self, "TopicKey", description="Encrypts the distillation pipeline's notification topic",
+                          enable_key_rotation=True, removal_policy=RemovalPolicy.DESTROY,
+                          pending_window=Duration.days(7))  # fmt: skip
+            key.add_to_resource_policy(iam.PolicyStatement(
+                sid="AllowCloudWatchAlarmsToPublish", principals=[iam.ServicePrincipal("cloudwatch.amazonaws.com")],
+                actions=["kms:Decrypt", "kms:GenerateDataKey*"], resources=["*"],
+                conditions={"StringEquals": {"aws:SourceAccount": stack.account},
+                            "ArnLike": {"aws:SourceArn": stack.format_arn(service="cloudwatch", resource="alarm",
+                                                                          resource_name="*",
+                                                                          arn_format=ArnFormat.COLON_RESOURCE_NAME)}},
+            ))  # fmt: skip
+        self.key = key
+        self.topic = sns.Topic(self, "Topic", display_name="Bedrock distillation runs", master_key=key,
+                               enforce_ssl=True)  # fmt: skip
         if email:
             self.topic.add_subscription(subscriptions.EmailSubscription(email))
 
@@ -57,7 +76,8 @@ class RunTriggers(Construct):
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
-        # Events a target could not take after its retries are kept here instead of lost (14 days).
+        # Kept here instead of lost (14 days): events EventBridge could not deliver (the rules' dead-letter queue)
+        # and events the functions failed on three times (their on-failure destination).
         self.undelivered = sqs.Queue(
             self,
             "UndeliveredEvents",
@@ -65,7 +85,14 @@ class RunTriggers(Construct):
             enforce_ssl=True,
             retention_period=Duration.days(14),
         )
-        acknowledge(self.undelivered, "AwsSolutions-SQS3", "This queue is itself the rules' dead-letter queue.")
+        acknowledge(self.undelivered, "AwsSolutions-SQS3",
+                    "This queue is itself the rules' dead-letter queue and the functions' on-failure destination.")  # fmt: skip
+        # EventBridge invokes a function asynchronously: a function error is Lambda's to retry (twice), and then
+        # the event goes to the on-failure destination -- the rule's dead-letter queue never sees it
+        # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
+        for function in (start_from_drop, notify_failure):
+            function.configure_async_invoke(on_failure=_QueueDestination(self.undelivered), retry_attempts=2,
+                                            max_event_age=Duration.hours(6))  # fmt: skip
         skip_checkov(
             self.undelivered,
             "CKV_AWS_27",
@@ -120,9 +147,34 @@ class RunTriggers(Construct):
             treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
         )
         self.alarm.add_alarm_action(cw_actions.SnsAction(topic))
+        # Whatever lands in the queue is a drop that started no run or a failure nobody was told of.
+        self.stuck_alarm = self.undelivered.metric_approximate_number_of_messages_visible(
+            period=Duration.minutes(5), statistic="Maximum"
+        ).create_alarm(
+            self, "EventsNotHandledAlarm",
+            alarm_description="An S3 drop or a failed-run event was not handled (see the UndeliveredEvents queue)",
+            threshold=1, evaluation_periods=1, treat_missing_data=cloudwatch.TreatMissingData.NOT_BREACHING,
+            comparison_operator=cloudwatch.ComparisonOperator.GREATER_THAN_OR_EQUAL_TO_THRESHOLD,
+        )  # fmt: skip
+        self.stuck_alarm.add_alarm_action(cw_actions.SnsAction(topic))
 
     def _target(self, function: lambda_.IFunction, *, max_age: Duration) -> targets.LambdaFunction:
         """EventBridge retries a failed delivery 4 times, then keeps the event in the dead-letter queue."""
         return targets.LambdaFunction(
             function, retry_attempts=4, max_event_age=max_age, dead_letter_queue=self.undelivered
         )
+
+
+@jsii.implements(lambda_.IDestination)
+class _QueueDestination:
+    """An SQS on-failure destination that grants the function exactly sqs:SendMessage on the queue (CDK's
+    SqsDestination also grants GetQueueAttributes and GetQueueUrl, which Lambda does not use: "Amazon SQS queue |
+    sqs:SendMessage", https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-retain-records.html)."""
+
+    def __init__(self, queue: sqs.IQueue) -> None:
+        self.queue = queue
+
+    def bind(self, _scope: Construct, fn: lambda_.IFunction, options: Any = None) -> lambda_.DestinationConfig:
+        fn.add_to_role_policy(iam.PolicyStatement(sid="RecordFailedEvents", actions=["sqs:SendMessage"],
+                                                  resources=[self.queue.queue_arn]))  # fmt: skip
+        return lambda_.DestinationConfig(destination=self.queue.queue_arn)

@@ -65,7 +65,8 @@ def test_given_default_config_when_synthesized_then_the_topic_is_encrypted_and_t
 
 
 def test_given_default_config_when_synthesized_then_an_alarm_on_failed_runs_publishes_to_the_topic(synth):
-    (alarm,) = synth.resources("AWS::CloudWatch::Alarm").values()
+    (alarm,) = [a for a in synth.resources("AWS::CloudWatch::Alarm").values()
+                if a["Properties"].get("Metrics")]  # fmt: skip
     props = alarm["Properties"]
     assert props["Threshold"] == 1 and props["ComparisonOperator"] == "GreaterThanOrEqualToThreshold"
     assert props["TreatMissingData"] == "notBreaching"
@@ -92,3 +93,36 @@ def test_given_a_notification_email_when_synthesized_then_it_is_subscribed(tmp_p
     Template.from_stack(pipeline).has_resource_properties(
         "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ml-team@example.com"}
     )
+
+
+def test_given_no_kms_key_when_synthesized_then_the_topic_has_a_key_of_its_own_that_admits_cloudwatch(synth):
+    # alias/aws/sns cannot admit CloudWatch: an alarm could never publish to a topic under it.
+    (topic,) = synth.resources("AWS::SNS::Topic").values()
+    (key_id, key) = next(iter(synth.resources("AWS::KMS::Key").items()))
+    assert topic["Properties"]["KmsMasterKeyId"] == {"Fn::GetAtt": [key_id, "Arn"]}
+    assert key["Properties"]["EnableKeyRotation"] is True
+    (cloudwatch,) = [s for s in key["Properties"]["KeyPolicy"]["Statement"]
+                     if s.get("Principal") == {"Service": "cloudwatch.amazonaws.com"}]  # fmt: skip
+    assert sorted(cloudwatch["Action"]) == ["kms:Decrypt", "kms:GenerateDataKey*"]
+    assert synth.flatten(cloudwatch["Condition"]["ArnLike"]["aws:SourceArn"]).endswith(":alarm:*")
+
+
+def test_given_default_config_when_synthesized_then_event_driven_functions_keep_what_they_fail_on(synth):
+    # EventBridge invokes asynchronously: a function error is retried by Lambda, then goes to the on-failure
+    # destination (the rule's DLQ only holds what EventBridge could not deliver).
+    (queue,) = synth.resources("AWS::SQS::Queue")
+    configs = synth.resources("AWS::Lambda::EventInvokeConfig").values()
+    assert sorted(c["Properties"]["FunctionName"]["Ref"][:-8] for c in configs) == [
+        "FunctionsNotifyFailure", "FunctionsStartFromDrop"]  # fmt: skip
+    for config in configs:
+        assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue, "Arn"]}
+        assert config["Properties"]["MaximumRetryAttempts"] == 2
+    for function in ("StartFromDrop", "NotifyFailure"):
+        sends = [s for s in synth.statements(f"Functions{function}Role") if "sqs:SendMessage" in s["Action"]]
+        assert [s["Action"] for s in sends] == [["sqs:SendMessage"]]
+    # And something in that queue tells the topic.
+    (topic,) = synth.resources("AWS::SNS::Topic")
+    stuck = [a["Properties"] for a in synth.resources("AWS::CloudWatch::Alarm").values()
+             if a["Properties"].get("Namespace") == "AWS/SQS"]  # fmt: skip
+    assert len(stuck) == 1 and stuck[0]["AlarmActions"] == [{"Ref": topic}]
+    assert stuck[0]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}

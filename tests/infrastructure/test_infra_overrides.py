@@ -44,9 +44,24 @@ def test_given_a_kms_key_when_synthesized_then_the_bucket_uses_it_and_readers_ma
     key_statements = [s for s in _statements(pipeline) if s.get("Sid") == "UseBucketKey"]
     assert len(key_statements) == 2  # the Bedrock role and the prepare function
     assert all(s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] for s in key_statements)
-    project_key = [s for s in _statements(pipeline) if s.get("Sid") == "UseProjectKey"]
-    assert len(project_key) == 4  # smoke test, summary, failure notice, drop starter
-    assert all(s["Action"] == ["kms:Decrypt", "kms:GenerateDataKey"] and s["Resource"] == KEY for s in project_key)
+    by_sid: dict[str, list[dict]] = {}
+    for statement in _statements(pipeline):
+        by_sid.setdefault(statement.get("Sid", ""), []).append(statement)
+    # Every function decrypts its own environment; S3 readers decrypt, S3 writers generate data keys.
+    functions = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert len(by_sid["DecryptOwnEnvironment"]) == len(functions) == 12
+    assert all(f["Properties"]["KmsKeyArn"] == KEY for f in functions)
+    assert len(by_sid["ReadUnderProjectKey"]) == 2 and len(by_sid["WriteUnderProjectKey"]) == 2
+    # The custom model under the key: the job's starter may encrypt with it, whoever serves or calls it decrypt.
+    (encrypt,) = by_sid["EncryptTheCustomModel"]
+    assert sorted(encrypt["Action"]) == ["kms:CreateGrant", "kms:Decrypt", "kms:DescribeKey", "kms:GenerateDataKey"]
+    assert len(by_sid["UseTheCustomModel"]) == 3
+    # The topic is under the project's key too (its policy must admit CloudWatch: README).
+    (topic,) = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::SNS::Topic"]
+    assert topic["Properties"]["KmsMasterKeyId"] == KEY
+    assert not [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::KMS::Key"]
+    for statement in (s for group in by_sid.values() for s in group if any(a.startswith("kms:") for a in s["Action"])):
+        assert statement["Resource"] == KEY, statement
 
 
 def test_given_an_allowed_data_bucket_when_synthesized_then_prepare_may_read_it(overridden):

@@ -37,7 +37,7 @@ def test_given_default_config_when_synthesized_then_bedrock_role_trust_policy_is
 def test_given_default_config_when_synthesized_then_bedrock_role_reads_datasets_and_uses_jobs_only(synth):
     # As AWS's customization-role example grants it: training data read+list, output read+write+list.
     statements = synth.statements(BEDROCK_ROLE)
-    assert {(a, r) for s in statements for a in s["Action"] for r in s["Resource"]} == {
+    assert {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if a.startswith("s3:")} == {
         ("s3:GetObject", f"{BUCKET_ARN}/datasets/*"),
         ("s3:GetObject", f"{BUCKET_ARN}/jobs/*"),
         ("s3:PutObject", f"{BUCKET_ARN}/jobs/*"),
@@ -47,6 +47,19 @@ def test_given_default_config_when_synthesized_then_bedrock_role_reads_datasets_
     assert listings == [["datasets/*"], ["jobs/*"]]
     assert all(s.get("Condition") for s in statements if "s3:ListBucket" in s["Action"])
     assert not _bedrock_role(synth)["Properties"].get("ManagedPolicyArns")
+
+
+def test_given_cross_region_teachers_allowed_when_synthesized_then_the_bedrock_role_may_invoke_them_everywhere(synth):
+    # The user guide: the profile in its Region and the model in every Region of the profile.
+    invoke = {r for s in synth.statements(BEDROCK_ROLE) if "bedrock:InvokeModel" in s["Action"] for r in s["Resource"]}
+    assert invoke == {
+        f"{PREFIX}:inference-profile/us.amazon.nova-pro-v1:0",
+        f"{PREFIX}:inference-profile/us.amazon.nova-premier-v1:0",
+        "arn:<AWS::Partition>:bedrock:*::foundation-model/amazon.nova-pro-v1:0",
+        "arn:<AWS::Partition>:bedrock:*::foundation-model/amazon.nova-premier-v1:0",
+    }
+    assert {a for s in synth.statements(BEDROCK_ROLE) for a in s["Action"]} <= {
+        "s3:GetObject", "s3:PutObject", "s3:ListBucket", "bedrock:InvokeModel"}  # fmt: skip
 
 
 def test_given_default_config_when_synthesized_then_prepare_function_reads_only_the_drop_zone(synth):
@@ -163,6 +176,8 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     assert synth.allowed(_role_of(synth, "ProvisionThroughput"), "bedrock:CreateProvisionedModelThroughput") == {
         f"{PREFIX}:custom-model/*",
         f"{PREFIX}:provisioned-model/*",
+        # The allowed students: the Service Authorization Reference lists foundation-model for this action too.
+        *(f"arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/{m}" for m in synth.config.allowed_student_models),
     }
     assert synth.allowed(_role_of(synth, "CheckThroughput"), "bedrock:GetProvisionedModelThroughput") == {
         f"{PREFIX}:provisioned-model/*"}  # fmt: skip
