@@ -105,10 +105,18 @@ class Authorizer:
                       kms_aliases=self.where.kms_aliases, profile_regions=self.where.profile_regions,
                       topic_keys=self.where.topic_keys)  # fmt: skip
         for requirement in required(service, operation, params, where):
-            decision = self.decide(caller, requirement)
+            decision = self.require(caller, requirement, operation, service)
             if not decision.allowed:
                 raise self._deny(caller, service, operation, requirement, decision)
-            self.grants.append(Grant(caller.arn or "", service, operation, requirement, decision.matched))
+
+    def require(self, principal: Principal, requirement: Requirement, why: str, service: str = "(service)"
+                ) -> Decision:  # fmt: skip
+        """Decide, and keep what was allowed (with the statements that allowed it) for the strictness tests."""
+        decision = self.decide(principal, requirement)
+        if decision.allowed:
+            self.grants.append(Grant(principal.arn or principal.service or "", service, why, requirement,
+                                     decision.matched))  # fmt: skip
+        return decision
 
     def decide(self, principal: Principal, requirement: Requirement) -> Decision:
         resource_policy, is_key = self._resource_policy(requirement.resource)
@@ -145,14 +153,24 @@ class Authorizer:
     def role_problem(self, role_arn: str, needs: Sequence[Need], trust_context: Mapping[str, str],
                      service: str = "bedrock.amazonaws.com") -> str | None:  # fmt: skip
         """What keeps ``service`` from doing ``needs`` with ``role_arn`` (its trust, then each need)."""
+        problem = self.trust_problem(role_arn, service, trust_context)
+        if problem:
+            return problem
+        session = Principal(arn=role_arn, session_name=service.split(".")[0])
+        return self._first_missing(session, needs)
+
+    def trust_problem(self, role_arn: str, service: str, context: Mapping[str, str] | None = None) -> str | None:
+        """Whether ``service`` may assume ``role_arn`` (its trust policy, the request context it sends)."""
         role = self.deployment.roles.get(role_arn)
         if role is None:
             return f"the role {role_arn} does not exist"
-        assume = Request("sts:AssumeRole", role_arn, dict(trust_context), Principal.for_service(service))
-        if not evaluate_resource_policy(role.trust, assume).allowed:
-            return f"its trust policy does not let {service} assume it (with {dict(trust_context)})"
-        session = Principal(arn=role_arn, session_name=service.split(".")[0])
-        return self._first_missing(session, needs)
+        assume = Request("sts:AssumeRole", role_arn, dict(context or {}), Principal.for_service(service))
+        decision = evaluate_resource_policy(role.trust, assume)
+        if not decision.allowed:
+            return f"the trust policy of {role_arn} does not let {service} sts:AssumeRole ({decision.reason})"
+        self.grants.append(Grant(role_arn, "(trust)", service, Requirement("sts:AssumeRole", role_arn, {}),
+                                 decision.matched))  # fmt: skip
+        return None
 
     def caller_problem(self, needs: Sequence[Need]) -> str | None:
         caller = self.caller
@@ -162,10 +180,9 @@ class Authorizer:
         base = {"aws:SecureTransport": "true", "aws:RequestedRegion": self.where.region}
         for need in needs:
             requirement = Requirement(need.action, need.resource, {**base, **need.context})
-            decision = self.decide(principal, requirement)
+            decision = self.require(principal, requirement, need.why)
             if not decision.allowed:
                 return f"{principal.display_arn} may not {need.action} on {need.resource} ({need.why}): {decision.reason}"
-            self.grants.append(Grant(principal.arn or "", "(service)", need.why, requirement, decision.matched))
         return None
 
     def service_may(self, service: str, action: str, resource: str, context: Mapping[str, str]) -> str | None:

@@ -27,6 +27,7 @@ def deploy(world: OfflinePipeline) -> None:
     from distill import aws, clock
     from distill.settings import load_settings
     from distill_cli.access import Where
+    from distill_cli.offline import service_roles
     from distill_cli.offline.authorizer import Authorizer
     from distill_cli.offline.bedrock import SimulatedBedrock, SimulatedBedrockRuntime
     from distill_cli.offline.bedrock.contracts import PROFILE_REGIONS
@@ -73,8 +74,17 @@ def deploy(world: OfflinePipeline) -> None:
             authorizer.check("sqs", "SendMessage", {"QueueUrl": deployment.queues[target].url, "MessageBody": "x"})
         send_to_queue(target, record)
 
+    machine = deployment.state_machine
+    assert machine is not None, "no state machine in the templates"
+    world.machine = machine
+    service_roles.check_deployable(authorizer, deployment.functions.values(), machine)
     world.runner = runner = LambdaRunner(scheduler, deployment.functions, REGION, authorizer.acting_as, destination)
-    runner.checks.append(lambda function: _environment_key_problem(authorizer, function))
+    runner.checks.append(lambda function: service_roles.environment_key_problem(authorizer, function))
+
+    def telemetry(function: Any) -> None:
+        world.telemetry_lost.extend(service_roles.function_telemetry_lost(authorizer, function, REGION, ACCOUNT))
+
+    runner.observers.append(telemetry)
 
     world.s3 = s3 = _hooked_s3(world, authorizer, scheduler, object_created)
     _hooked_s3(world, None, scheduler, object_created, client=admin["s3"])  # Bedrock's writes send events too
@@ -84,9 +94,6 @@ def deploy(world: OfflinePipeline) -> None:
     runtime = SimulatedBedrockRuntime(bedrock)
     authorizer.bedrock_tags = _BedrockTags(bedrock)
 
-    machine = deployment.state_machine
-    assert machine is not None, "no state machine in the templates"
-    world.machine = machine
     world.sfn = sfn = SimulatedStepFunctions(scheduler, _MachineLambdas(runner, authorizer, machine.role_arn),
                                              region=REGION, account=ACCOUNT)  # fmt: skip
     sfn.create_state_machine(name=machine.name, definition=machine.definition, roleArn=machine.role_arn)
@@ -101,6 +108,7 @@ def deploy(world: OfflinePipeline) -> None:
     world.bus = bus = EventBus(deployment, runner, to_dead_letter)
 
     def ended(execution: Execution) -> None:
+        world.telemetry_lost.extend(service_roles.machine_telemetry_lost(authorizer, machine))
         described = execution.describe()
         millis = {k: int(v.timestamp() * 1000) for k, v in described.items() if k in ("startDate", "stopDate")}
         detail = {**{k: described.get(k) for k in ("executionArn", "stateMachineArn", "name", "status", "input",
@@ -198,23 +206,6 @@ def _hooked_s3(world: OfflinePipeline, authorizer: Any, scheduler: Any, object_c
     return s3
 
 
-def _environment_key_problem(authorizer: Any, function: Any) -> tuple[str, str] | None:
-    """A function whose environment is encrypted with a customer managed key starts only if its role may
-    kms:Decrypt with that key ("Lambda was unable to decrypt the environment variables because KMS access was
-    denied", KMSAccessDeniedException)."""
-    if not function.kms_key_arn:
-        return None
-    from distill_cli.access import Principal, Requirement
-
-    principal = Principal(arn=function.role_arn, session_name=function.name)
-    need = Requirement("kms:Decrypt", function.kms_key_arn, {"aws:SecureTransport": "true"})
-    decision = authorizer.decide(principal, need)
-    if decision.allowed:
-        return None
-    return ("Lambda.KMSAccessDeniedException", "Lambda was unable to decrypt the environment variables because KMS "
-            f"access was denied: {decision.reason}")  # fmt: skip
-
-
 def _alarm(world: OfflinePipeline, authorizer: Any, execution: Execution, sns: Any) -> None:
     """The failed-run alarm goes off; CloudWatch publishes to its topics only if the topic's key admits it."""
     from distill_cli.offline.world import ACCOUNT, REGION
@@ -259,8 +250,8 @@ class _MachineLambdas:
 
         spec = self.runner.function(function)
         principal = Principal(arn=self.role_arn, session_name="states")
-        decision = self.authorizer.decide(principal, Requirement("lambda:InvokeFunction", spec.arn,
-                                                                 {"aws:SecureTransport": "true"}))  # fmt: skip
+        decision = self.authorizer.require(principal, Requirement("lambda:InvokeFunction", spec.arn,
+                                                                  {"aws:SecureTransport": "true"}), "Invoke")  # fmt: skip
         if not decision.allowed:
             return Invoked(False, error="Lambda.AWSLambdaException",
                            cause=f"{principal.display_arn} is not authorized to perform: lambda:InvokeFunction on "

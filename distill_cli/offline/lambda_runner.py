@@ -82,6 +82,7 @@ class AsyncOutcome:
     attempts: list[Invocation] = field(default_factory=list)
     sent_to: str = ""  # ARN of the on-failure destination or DLQ that got it
     lost: bool = False
+    destination_error: str = ""  # why the destination could not take it (then the event is lost)
 
 
 class LambdaRunner:
@@ -100,6 +101,7 @@ class LambdaRunner:
         self.failures: list[_InjectedFailure] = []
         self.async_outcomes: list[AsyncOutcome] = []
         self.checks: list[Callable[[FunctionDef], tuple[str, str] | None]] = []
+        self.observers: list[Callable[[FunctionDef], None]] = []  # told of every invocation (telemetry)
 
     def function(self, name_or_arn: str) -> FunctionDef:
         key = name_or_arn.split(":function:", 1)[-1].split(":", 1)[0]
@@ -168,7 +170,11 @@ class LambdaRunner:
             }  # fmt: skip
         else:
             sent = outcome.event  # a DLQ gets the event itself
-        self.send_to(target, sent, spec)
+        try:
+            self.send_to(target, sent, spec)
+        except Exception as error:
+            outcome.lost, outcome.destination_error = True, str(error)
+            return
         outcome.sent_to = target
 
     # --- one call --------------------------------------------------------------------------------------------
@@ -180,6 +186,8 @@ class LambdaRunner:
         if injected := self._take_failure(record.module, after=False):
             record.injected_failure = injected.code
             return record
+        for observe in self.observers:
+            observe(spec)
         for check in self.checks:
             refused = check(spec)
             if refused:

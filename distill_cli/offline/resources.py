@@ -33,6 +33,8 @@ class FunctionDef:
     dead_letter: str | None = None  # DeadLetterConfig.TargetArn
     max_retries: int = 2
     invoke_permissions: tuple[Mapping[str, Any], ...] = ()  # AWS::Lambda::Permission: Principal, SourceArn
+    log_group: str = ""  # LoggingConfig.LogGroup (else /aws/lambda/<name>)
+    traced: bool = False  # TracingConfig Mode Active
 
     @property
     def module(self) -> str:
@@ -115,6 +117,8 @@ class StateMachineDef:
     arn: str
     definition: str
     role_arn: str
+    logs_to: tuple[str, ...] = ()  # LoggingConfiguration destinations (log group ARNs)
+    traced: bool = False
 
 
 @dataclass
@@ -186,6 +190,8 @@ def _read_stack(r: Resolver, stack: str, out: Deployment) -> None:
             dead_letter=resolved(p.get("DeadLetterConfig", {})).get("TargetArn"),
             max_retries=int(config.get("MaximumRetryAttempts", 2)),
             invoke_permissions=tuple(permissions.get(name, [])),
+            log_group=str(resolved(p.get("LoggingConfig", {}).get("LogGroup")) or f"/aws/lambda/{name}"),
+            traced=p.get("TracingConfig", {}).get("Mode") == "Active",
         )  # fmt: skip
 
     bucket_policies = {resolved(props(k)["Bucket"]): resolved(props(k)["PolicyDocument"])
@@ -253,7 +259,10 @@ def _read_stack(r: Resolver, stack: str, out: Deployment) -> None:
         for key, value in (resolved(p.get("DefinitionSubstitutions")) or {}).items():
             text = text.replace("${" + key + "}", str(value))
         name = physical.attributes.get("Name") or generated_name(stack, logical, 80)
-        out.state_machine = StateMachineDef(name, physical.attributes["Arn"], text, str(resolved(p["RoleArn"])))
+        destinations = resolved(p.get("LoggingConfiguration", {}).get("Destinations", []))
+        logs_to = tuple(d["CloudWatchLogsLogGroup"]["LogGroupArn"] for d in destinations)
+        out.state_machine = StateMachineDef(name, physical.attributes["Arn"], text, str(resolved(p["RoleArn"])),
+                                            logs_to, bool(p.get("TracingConfiguration", {}).get("Enabled")))  # fmt: skip
 
     out.outputs[stack] = {key: str(resolved(o["Value"])) for key, o in
                           r.templates[stack].get("Outputs", {}).items()}  # fmt: skip

@@ -43,7 +43,8 @@ class SimulatedService:
 
     # --- test controls ------------------------------------------------------------------------------
     def fail_next(self, operation: str, *codes: str) -> None:
-        """Make the next calls of ``operation`` (e.g. 'CreateModelCustomizationJob') raise these codes."""
+        """Make the next calls of ``operation`` (e.g. 'CreateModelCustomizationJob') raise these codes, one per
+        call; an empty code lets that call through (``fail_next(op, "", "ConflictException")``: the second)."""
         self.faults[operation].extend(codes)
 
     def calls_of(self, operation: str) -> list[dict[str, Any]]:
@@ -58,7 +59,8 @@ class SimulatedService:
             self.authorizer(self.service, operation, params)
         if self.faults.get(operation):
             code = self.faults[operation].popleft()
-            raise self._error(code, f"Simulated {code}", operation)
+            if code:
+                raise self._error(code, f"Simulated {code}", operation)
 
     def _error(self, code: str, message: str, operation: str, status: int = 400) -> ClientError:
         """A ClientError of this service's class for ``code`` (so ``except client.exceptions.X`` catches it)."""

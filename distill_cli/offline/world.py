@@ -85,7 +85,8 @@ class OfflinePipeline:
         self.key_policies = dict(key_policies or {})
         self._stack = contextlib.ExitStack()
         self.alarm_notices: list[dict[str, str]] = []
-        self.quiet_keys: set[str] = set()  # uploads whose Object Created event is held back (see upload)  # what the alarm tried to publish, and whether it could
+        self.quiet_keys: set[str] = set()
+        self.telemetry_lost: list[str] = []  # logs and traces a role could not send (see service_roles)  # uploads whose Object Created event is held back (see upload)  # what the alarm tried to publish, and whether it could
 
     # --- set-up ---------------------------------------------------------------------------------------------
     def __enter__(self) -> OfflinePipeline:

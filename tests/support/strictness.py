@@ -1,0 +1,148 @@
+"""Strictness, tested: every statement of every role is needed, and removing it makes the offline world fail,
+naming the permission.
+
+How: run each scenario once in a healthy world and keep every grant the authorizer made (with the statements
+that allowed it). A statement is *needed* by a scenario when re-deciding one of that scenario's grants without
+the statement denies it. Then, in that scenario's world, the statement is removed for real, the scenario runs
+again, and what goes wrong must name one of the statement's actions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import itertools
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from distill_cli.access import Principal, Requirement
+from distill_cli.offline import service_roles
+from distill_cli.offline.authorizer import Grant
+from distill_cli.offline.resources import Deployment, RoleDef
+from distill_cli.offline.world import OfflinePipeline
+
+
+@dataclass(frozen=True)
+class StatementRef:
+    """One statement of one role: ``policy`` -1 is the trust policy."""
+
+    role_arn: str
+    policy: int
+    index: int
+    statement: Mapping[str, Any]
+
+    @property
+    def actions(self) -> list[str]:
+        action = self.statement.get("Action", [])
+        return [action] if isinstance(action, str) else list(action)
+
+    @property
+    def label(self) -> str:
+        role = self.role_arn.rsplit("/", 1)[-1].split("-")[1]
+        where = "trust" if self.policy < 0 else f"policy {self.policy}"
+        return f"{role} {where} #{self.index} {self.statement.get('Sid') or ''} {self.actions}"
+
+
+def statements(deployment: Deployment) -> list[StatementRef]:
+    found = []
+    for role in deployment.roles.values():
+        for number, policy in itertools.chain([(-1, role.trust)], enumerate(role.policies)):
+            body = policy["Statement"]
+            for index, statement in enumerate(body if isinstance(body, list) else [body]):
+                found.append(StatementRef(role.arn, number, index, statement))
+    return found
+
+
+def _without_statement(role: RoleDef, ref: StatementRef) -> RoleDef:
+    def cut(policy: Mapping[str, Any]) -> dict[str, Any]:
+        body = list(policy["Statement"])
+        del body[ref.index]
+        # A policy keeps at least one statement: one that allows nothing.
+        nothing: dict[str, Any] = {"Effect": "Deny", "Action": "none:None"}
+        nothing.update({"Principal": "*"} if ref.policy < 0 else {"Resource": "*"})
+        return {**policy, "Statement": body or [nothing]}
+
+    if ref.policy < 0:
+        return replace(role, trust=cut(role.trust))
+    policies = list(role.policies)
+    policies[ref.policy] = cut(policies[ref.policy])
+    return replace(role, policies=tuple(policies))
+
+
+@contextlib.contextmanager
+def without(deployment: Deployment, ref: StatementRef) -> Iterator[None]:
+    saved = deployment.roles[ref.role_arn]
+    deployment.roles[ref.role_arn] = _without_statement(saved, ref)
+    try:
+        yield
+    finally:
+        deployment.roles[ref.role_arn] = saved
+
+
+def needed(world: OfflinePipeline, grants: list[Grant], ref: StatementRef) -> bool:
+    """Whether one of ``grants`` (made in ``world``) is denied once ``ref`` is gone."""
+    mine = [g for g in grants if g.principal == ref.role_arn]
+    with without(world.deployment, ref):
+        for grant in mine:
+            if grant.service == "(trust)":
+                if world.authorizer.trust_problem(ref.role_arn, grant.operation, _trust_context(world, grant)):
+                    return True
+                continue
+            principal = Principal(arn=ref.role_arn, session_name="strictness")
+            if not world.authorizer.decide(principal, grant.requirement).allowed:
+                return True
+    return False
+
+
+def _trust_context(world: OfflinePipeline, grant: Grant) -> dict[str, str]:
+    if grant.operation == "states.amazonaws.com":
+        return {"aws:SourceAccount": world.authorizer.where.account, "aws:SourceArn": world.machine.arn}
+    if grant.operation == "bedrock.amazonaws.com":
+        job = next(iter(world.bedrock.jobs), "")
+        return {"aws:SourceAccount": world.authorizer.where.account, "aws:SourceArn": job}
+    return {}
+
+
+@dataclass
+class Evidence:
+    """What went wrong in one run of a scenario (empty when it went as a healthy run goes)."""
+
+    problems: list[str] = field(default_factory=list)
+
+    def names_any(self, actions: list[str]) -> bool:
+        text = "\n".join(self.problems)
+        return any(a in text for a in actions)
+
+
+Scenario = Callable[[OfflinePipeline, int], list[str]]
+
+
+def evidence(world: OfflinePipeline, scenario: Scenario, attempt: int) -> Evidence:
+    """Run ``scenario`` once more in ``world``; collect what went wrong, by whatever means it showed."""
+    denials, telemetry = len(world.denials), len(world.telemetry_lost)
+    found = Evidence()
+    try:
+        found.problems += scenario(world, attempt)
+    except Exception as error:
+        found.problems.append(f"{type(error).__name__}: {error}")
+    found.problems += [d.message for d in world.denials[denials:]]
+    found.problems += world.telemetry_lost[telemetry:]
+    return found
+
+
+def deploy_evidence(world: OfflinePipeline) -> Evidence:
+    """What CloudFormation would refuse with the world's roles as they are now."""
+    assert world.machine is not None
+    try:
+        service_roles.check_deployable(world.authorizer, world.deployment.functions.values(), world.machine)
+    except service_roles.DeployRefused as refused:
+        return Evidence([str(refused)])
+    return Evidence()
+
+
+def requirement_actions(grants: list[Grant]) -> set[tuple[str, str]]:
+    return {(g.principal, g.requirement.action) for g in grants}
+
+
+__all__ = ["Evidence", "Requirement", "Scenario", "StatementRef", "deploy_evidence", "evidence", "needed",
+           "statements", "without"]  # fmt: skip

@@ -1,0 +1,137 @@
+"""The offline world is as strict as AWS about IAM: every statement of every role in the synthesized templates
+is needed by some scenario, and removing it (each in turn) makes that scenario fail, naming the permission.
+
+See tests/support/strictness.py for how; the scenarios together use every function, the Bedrock role, the
+state machine's role and both EventBridge paths.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from distill_cli.offline.synthesis import SynthesizedApp
+from distill_cli.offline.world import OfflinePipeline
+from tests.support import strictness
+from tests.workflow.conftest import write_dataset
+
+
+def _run(world: OfflinePipeline, run_input: dict[str, Any], expect: str, dataset: Path, name: str) -> list[str]:
+    result = world.run({"dataset": world.upload(dataset, f"{world.drop_prefix}{name}.jsonl"), **run_input}, name=name)
+    problems = [] if result.status == expect else [f"{name} ended {result.status}: {result.message}"]
+    return problems + [f"{d.module}: {d.error}" for d in result.deliveries if not d.ok]
+
+
+def served_by_throughput(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    return _run(world, {"provisionedThroughput": {}, "teacherModelId": "us.amazon.nova-pro-v1:0"}, "SUCCEEDED",
+                dataset, f"throughput-{attempt}")  # fmt: skip
+
+
+def dropped_for_on_demand(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    key = f"{world.drop_prefix}on-demand-{attempt}.jsonl"
+    deliveries = world.drop(dataset, key, settings={"onDemandDeployment": {}})
+    started = [d.result["executionArn"] for d in deliveries if d.ok and (d.result or {}).get("executionArn")]
+    if not started:
+        return [f"the drop started no run: {[d.error for d in deliveries]}"]
+    result = world.wait(started[0])
+    return [] if result.succeeded else [f"on-demand run ended {result.status}: {result.message}"]
+
+
+def throughput_fails(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    # The failure notifier summarizes, notifies and deletes the run's throughput (the cost guard).
+    problems = _run(world, {"provisionedThroughput": {}}, "FAILED", dataset, f"failing-{attempt}")
+    left = [pt.arn for pt in world.bedrock.throughputs.values() if not pt.deleted and pt.status == "Failed"]
+    return problems + [f"the cost guard left {arn}" for arn in left]
+
+
+def handlers_keep_what_they_fail_on(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    # A drop whose sidecar is broken, and a failed run whose notifier the Lambda service fails three times: both
+    # events must reach the on-failure destination.
+    key = f"{world.drop_prefix}broken-{attempt}.jsonl"
+    world.put(key + ".settings.json", "{not json")
+    (drop,) = world.drop(dataset, key)
+    world.fail_invocation("notify_failure", "ServiceException", after_handler=False, times=3)
+    result = world.run({"dataset": "incoming/not-there.jsonl"}, name=f"failing-notice-{attempt}")
+    outcomes = [drop.outcome, *(d.outcome for d in result.deliveries)]
+    return [f"{o.function.module}: event not kept ({o.destination_error or 'lost'})" for o in outcomes
+            if o is not None and not o.sent_to]  # fmt: skip
+
+
+def start_retried_into_its_own_job(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    # The first start got through but Lambda reported a failure; the retry meets the job by name (its token
+    # forgotten) and adopts it: that look-up is the starter's bedrock:GetModelCustomizationJob.
+    world.fail_invocation("start_job", "ServiceException", after_handler=True)
+    world.bedrock.fail_next("CreateModelCustomizationJob", "", "ConflictException")
+    return _run(world, {}, "SUCCEEDED", dataset, f"adopting-{attempt}")
+
+
+BUCKET = "distill-strictness"  # one name in every world, so a statement reads the same in each
+SCENARIOS = {
+    "served by throughput": ({"job_checks": 1, "throughput_checks": 1}, served_by_throughput),
+    "dropped for on demand": ({"job_checks": 1, "deployment_checks": 1}, dropped_for_on_demand),
+    "throughput fails": ({"job_checks": 1, "throughput_checks": 1, "throughput_fails": True}, throughput_fails),
+    "handlers keep what they fail on": ({"job_checks": 1}, handlers_keep_what_they_fail_on),
+    "start retried into its own job": ({"job_checks": 1}, start_retried_into_its_own_job),
+}
+
+
+@pytest.fixture(scope="module")
+def plan(synthesized: SynthesizedApp, dataset_file: Path) -> dict[str, list[strictness.StatementRef]]:
+    """scenario -> the statements it is the first to need (each statement once)."""
+    assigned: dict[str, list[strictness.StatementRef]] = {name: [] for name in SCENARIOS}
+    claimed: set[strictness.StatementRef] = set()
+    for name, (options, scenario) in SCENARIOS.items():
+        with OfflinePipeline(synthesized=synthesized, bucket_name=BUCKET, **options) as world:
+            healthy = strictness.evidence(world, lambda w, n, run=scenario: run(w, n, dataset_file), 0)
+            assert not healthy.problems, f"{name} is not healthy: {healthy.problems}"
+            grants = list(world.authorizer.grants)
+            for ref in strictness.statements(world.deployment):
+                if _key(ref) not in claimed and strictness.needed(world, grants, ref):
+                    claimed.add(_key(ref))
+                    assigned[name].append(ref)
+    plan_all = {_key(ref): ref for refs in assigned.values() for ref in refs}
+    with OfflinePipeline(synthesized=synthesized, bucket_name=BUCKET) as world:
+        unneeded = [ref.label for ref in strictness.statements(world.deployment) if _key(ref) not in plan_all]
+    assert not unneeded, "statements no scenario needs (grant less, or add the scenario that needs them):\n" + \
+        "\n".join(unneeded)  # fmt: skip
+    return assigned
+
+
+def _key(ref: strictness.StatementRef) -> Any:
+    return (ref.role_arn, ref.policy, ref.index, json.dumps(ref.statement, sort_keys=True))
+
+
+@pytest.fixture
+def scenario_world(request: pytest.FixtureRequest, synthesized: SynthesizedApp) -> Iterator[OfflinePipeline]:
+    options, _ = SCENARIOS[request.param]
+    with OfflinePipeline(synthesized=synthesized, bucket_name=BUCKET, **options) as world:
+        yield world
+
+
+def test_given_the_scenarios_when_run_healthy_then_every_statement_of_every_role_is_needed(plan):
+    assert sum(len(refs) for refs in plan.values()) > 50
+
+
+@pytest.mark.parametrize("scenario_world", list(SCENARIOS), indirect=True)
+def test_given_one_statement_removed_when_the_scenario_that_needs_it_runs_then_it_fails_naming_the_permission(
+    scenario_world: OfflinePipeline, plan, request: pytest.FixtureRequest, dataset_file: Path
+):
+    name = request.node.callspec.params["scenario_world"]
+    scenario = SCENARIOS[name][1]
+    silent = []
+    for attempt, ref in enumerate(plan[name], start=1):
+        with strictness.without(scenario_world.deployment, ref):
+            found = strictness.deploy_evidence(scenario_world)
+            if not found.problems:
+                found = strictness.evidence(scenario_world, lambda w, n: scenario(w, n, dataset_file), attempt)
+        if not found.names_any(ref.actions):
+            silent.append(f"{ref.label}: {found.problems or 'nothing went wrong'}")
+    assert not silent, "removed, yet the scenario did not fail naming the permission:\n" + "\n".join(silent)
+
+
+def test_given_a_dataset_when_written_then_it_is_valid_for_the_scenarios(tmp_path: Path) -> None:
+    assert len(write_dataset(tmp_path / "d.jsonl").read_text().splitlines()) >= 100
