@@ -7,6 +7,7 @@ import json
 import pytest
 
 from stacks.app_builder import SKIP_BUNDLING, build_app
+from stacks.config import ConfigError
 
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
@@ -75,3 +76,20 @@ def test_given_a_polling_override_when_synthesized_then_the_functions_get_it(ove
     env = [r["Properties"]["Environment"]["Variables"]["PIPELINE_SETTINGS"] for r in pipeline["Resources"].values()
            if r["Type"] == "AWS::Lambda::Function"]  # fmt: skip
     assert env and all('\\"polling\\":{\\"firstWaitSeconds\\":1,\\"maxWaitSeconds\\":1' in json.dumps(e) for e in env)
+
+
+def test_given_allow_lists_too_long_for_a_function_environment_when_built_then_synth_refuses_naming_them(tmp_path):
+    # Lambda allows 4 KB of environment per function: CloudFormation would fail the deploy half-way.
+    buckets = ",".join(f"team-{n:03d}-raw-training-data-bucket" for n in range(120))
+    with pytest.raises(ConfigError, match=r"over Lambda's limit of 4096 .*allowedDataBuckets"):
+        build_app({**SKIP_BUNDLING, "allowedDataBuckets": buckets}, outdir=str(tmp_path))
+
+
+def test_given_a_default_system_prompt_of_the_run_input_limit_when_built_then_it_rides_in_the_definition(tmp_path):
+    prompt = "Answer as Example Corp's support agent, briefly. " * 400  # 20,000 characters
+    app, _, pipeline = build_app({**SKIP_BUNDLING, "systemPrompt": prompt[:20_000]}, outdir=str(tmp_path))
+    template = app.synth().get_stack_by_name(pipeline.stack_name).template
+    functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
+    assert all(prompt[:200] not in json.dumps(f["Properties"]["Environment"]) for f in functions)
+    (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
+    assert json.dumps(prompt[:20_000])[1:-1] in json.dumps(machine["Properties"]["DefinitionString"])

@@ -142,6 +142,24 @@ def test_given_no_overrides_when_start_then_stdout_is_the_arn_and_a_stale_sideca
     assert len(_executions(pipeline)) == 1
 
 
+def test_given_a_file_name_s3_must_encode_when_started_then_the_trigger_names_the_same_run(
+    capsys, offline, dataset_file, tmp_path
+):
+    # S3 sends the upload's event with the key URL-encoded; the trigger must still name the run as start does.
+    path = tmp_path / "Q3 résumé (final)+v2.jsonl"
+    path.write_bytes(dataset_file.read_bytes())
+    pipeline = offline()
+
+    code, out, err = _cli(capsys, "start", str(path), *_where(pipeline), "--follow", *FAST)
+
+    assert code == 0, err
+    assert out[-1] == "SUCCEEDED"
+    (execution,) = _executions(pipeline)
+    drops_seen = [d for d in pipeline.bus.deliveries if d.module == "start_from_drop"]
+    assert drops_seen and all(d.ok and d.result["name"] == execution["name"] for d in drops_seen)
+    assert all(d.result["started"] is False for d in drops_seen)  # start was first; the trigger saw its run
+
+
 def test_given_the_trigger_started_the_run_first_when_start_then_it_follows_that_run(
     capsys, offline, dataset_file, monkeypatch
 ):
