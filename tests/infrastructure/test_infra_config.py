@@ -46,8 +46,14 @@ def test_given_command_line_strings_when_read_then_they_are_converted():
 
 
 def test_given_cdk_own_context_keys_when_read_then_they_are_ignored():
-    from_context({"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:bundling-stacks": [], "cli-telemetry": False,
-                  "availability-zones:account=1:region=us-east-1": ["a"], "acknowledged-issue-numbers": [1]})  # fmt: skip
+    cdk_own = {"@aws-cdk/core:newStyleStackSynthesis": True, "aws:cdk:bundling-stacks": [], "cli-telemetry": False,
+               "availability-zones:account=1:region=us-east-1": ["a"], "acknowledged-issue-numbers": [1]}  # fmt: skip
+    assert from_context(cdk_own) == PipelineConfig()
+    # Beside them, our own keys are still read, falsy values included.
+    ours = {"complianceChecks": False, "allowedDataBuckets": [], "systemPrompt": "", "maxResponseLength": 2000}
+    assert from_context({**cdk_own, **ours}) == PipelineConfig(
+        compliance_checks=False, allowed_data_buckets=(), system_prompt="", max_response_length=2000
+    )
 
 
 @pytest.mark.parametrize(
@@ -72,8 +78,17 @@ def test_given_a_wrong_context_value_when_read_then_the_error_names_the_key(cont
 def test_given_every_allowed_log_retention_when_mapped_then_the_cdk_has_a_matching_value():
     from typing import get_args
 
-    from stacks.config import LogRetentionDays
-    from stacks.constructs.log_groups import retention
+    from aws_cdk import App, Stack
+    from aws_cdk.assertions import Template
 
-    for days in get_args(LogRetentionDays):
-        assert retention(days) is not None
+    from stacks.config import LogRetentionDays
+    from stacks.constructs.log_groups import log_group
+
+    allowed = get_args(LogRetentionDays)
+    stack = Stack(App(), "Retention")
+    for days in allowed:
+        log_group(stack, f"Keep{days}", days=days, key=None, name=f"keep-{days}")
+    groups = Template.from_stack(stack).find_resources("AWS::Logs::LogGroup")
+    # What CloudWatch Logs is asked to keep is exactly the configured number of days, for every allowed value.
+    kept = {g["Properties"]["LogGroupName"]: g["Properties"]["RetentionInDays"] for g in groups.values()}
+    assert kept == {f"keep-{days}": days for days in allowed}

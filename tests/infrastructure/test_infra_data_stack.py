@@ -2,12 +2,23 @@
 
 from __future__ import annotations
 
-from aws_cdk.assertions import Match
+
+def _data_bucket_id(synth) -> str:
+    """The data bucket's logical id: the bucket the BucketName output names (not the access-log bucket)."""
+    return synth.data_json["Outputs"]["BucketName"]["Value"]["Ref"]
 
 
-def _bucket(synth, prefix: str = "Bucket"):
-    (bucket,) = [b for k, b in synth.resources("AWS::S3::Bucket", stack="data").items() if k.startswith(prefix)]
+def _data_bucket(synth):
+    bucket = synth.data_json["Resources"][_data_bucket_id(synth)]
+    assert bucket["Type"] == "AWS::S3::Bucket"
     return bucket
+
+
+def _access_log_bucket(synth):
+    """The bucket the data bucket's server access logs go to."""
+    logs_id = _data_bucket(synth)["Properties"]["LoggingConfiguration"]["DestinationBucketName"]["Ref"]
+    assert logs_id != _data_bucket_id(synth)
+    return synth.data_json["Resources"][logs_id]
 
 
 def test_given_default_config_when_synthesized_then_the_data_and_access_log_buckets_are_in_the_data_stack(synth):
@@ -16,45 +27,50 @@ def test_given_default_config_when_synthesized_then_the_data_and_access_log_buck
 
 
 def test_given_default_config_when_synthesized_then_the_data_bucket_logs_access_to_a_hardened_retained_bucket(synth):
-    (logs_id,) = [k for k in synth.resources("AWS::S3::Bucket", stack="data") if k.startswith("AccessLogs")]
-    assert _bucket(synth)["Properties"]["LoggingConfiguration"] == {
+    (logs_id,) = [k for k in synth.resources("AWS::S3::Bucket", stack="data") if k != _data_bucket_id(synth)]
+    assert _data_bucket(synth)["Properties"]["LoggingConfiguration"] == {
         "DestinationBucketName": {"Ref": logs_id},
         "LogFilePrefix": "data-bucket/",
     }
-    logs = _bucket(synth, "AccessLogs")
+    logs = _access_log_bucket(synth)
     assert logs["DeletionPolicy"] == "Retain"
     assert logs["Properties"]["PublicAccessBlockConfiguration"]["RestrictPublicBuckets"] is True
     (rule,) = logs["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rule["ExpirationInDays"] == synth.config.access_log_retention_days
 
 
-def test_given_default_config_when_synthesized_then_bucket_is_versioned_and_s3_encrypted(synth):
-    synth.data.has_resource_properties("AWS::S3::Bucket", {
-        "VersioningConfiguration": {"Status": "Enabled"},
-        "BucketEncryption": {"ServerSideEncryptionConfiguration": [
-            {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]},
-    })  # fmt: skip
+def test_given_default_config_when_synthesized_then_the_data_bucket_itself_is_versioned(synth):
+    # An overwritten dataset, report or summary stays recoverable.
+    assert _data_bucket(synth)["Properties"]["VersioningConfiguration"] == {"Status": "Enabled"}
 
 
-def test_given_default_config_when_synthesized_then_bucket_blocks_all_public_access(synth):
-    synth.data.has_resource_properties("AWS::S3::Bucket", {"PublicAccessBlockConfiguration": {
+def test_given_default_config_when_synthesized_then_the_data_bucket_is_s3_encrypted(synth):
+    assert _data_bucket(synth)["Properties"]["BucketEncryption"] == {"ServerSideEncryptionConfiguration": [
+        {"ServerSideEncryptionByDefault": {"SSEAlgorithm": "AES256"}}]}  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_the_data_bucket_blocks_all_public_access(synth):
+    assert _data_bucket(synth)["Properties"]["PublicAccessBlockConfiguration"] == {
         "BlockPublicAcls": True, "BlockPublicPolicy": True, "IgnorePublicAcls": True, "RestrictPublicBuckets": True,
-    }})  # fmt: skip
+    }  # fmt: skip
 
 
-def test_given_default_config_when_synthesized_then_bucket_denies_insecure_transport(synth):
-    synth.data.has_resource_properties("AWS::S3::BucketPolicy", {"PolicyDocument": {"Statement": Match.array_with([
-        Match.object_like({
-            "Effect": "Deny",
-            "Action": "s3:*",
-            "Principal": {"AWS": "*"},
-            "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-        })
-    ])}})  # fmt: skip
+def test_given_default_config_when_synthesized_then_the_data_bucket_denies_insecure_transport(synth):
+    bucket_id = _data_bucket_id(synth)
+    (policy,) = [p for p in synth.resources("AWS::S3::BucketPolicy", stack="data").values()
+                 if p["Properties"]["Bucket"] == {"Ref": bucket_id}]  # fmt: skip
+    (deny,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Deny"]
+    assert {key: deny[key] for key in ("Action", "Principal", "Condition")} == {
+        "Action": "s3:*",
+        "Principal": {"AWS": "*"},
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+    # The bucket and every object in it.
+    assert sorted(synth.flatten(r) for r in deny["Resource"]) == [f"<{bucket_id}.Arn>", f"<{bucket_id}.Arn>/*"]
 
 
 def test_given_default_config_when_synthesized_then_bucket_is_retained_on_stack_deletion(synth):
-    bucket = _bucket(synth)
+    bucket = _data_bucket(synth)
     assert bucket["DeletionPolicy"] == "Retain"
     assert bucket["UpdateReplacePolicy"] == "Retain"
     # No auto-delete custom resource that would empty the bucket.
@@ -62,7 +78,7 @@ def test_given_default_config_when_synthesized_then_bucket_is_retained_on_stack_
 
 
 def test_given_default_config_when_synthesized_then_old_versions_expire_and_uploads_are_aborted(synth):
-    rules = _bucket(synth)["Properties"]["LifecycleConfiguration"]["Rules"]
+    rules = _data_bucket(synth)["Properties"]["LifecycleConfiguration"]["Rules"]
     assert rules == [{
         "Id": "ExpireOldVersionsAndAbortUploads",
         "Status": "Enabled",
@@ -72,9 +88,8 @@ def test_given_default_config_when_synthesized_then_old_versions_expire_and_uplo
 
 
 def test_given_default_config_when_synthesized_then_bucket_sends_events_to_eventbridge(synth):
-    synth.data.has_resource_properties("AWS::S3::Bucket", {
-        "NotificationConfiguration": {"EventBridgeConfiguration": {"EventBridgeEnabled": True}},
-    })  # fmt: skip
+    assert _data_bucket(synth)["Properties"]["NotificationConfiguration"] == {
+        "EventBridgeConfiguration": {"EventBridgeEnabled": True}}  # fmt: skip
 
 
 def test_given_default_config_when_synthesized_then_bucket_name_and_drop_prefix_are_outputs(synth):

@@ -9,7 +9,8 @@ from distill.errors import NOT_RETRIED, RETRIED, error_name
 TASKS = {
     # state -> (function logical id prefix, Parameters, ResultPath (None: replaces the state), calls Bedrock)
     "Check run settings": ("FunctionsCheckRunSettings",
-                           {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"}},
+                           {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"},
+                            "defaults": {"systemPrompt": ""}},
                            None, False),
     "Prepare dataset": ("FunctionsPrepareDataset", {"run.$": "$.run"}, "$.dataset", False),
     "Start distillation job": ("FunctionsStartJob", {"run.$": "$.run"}, "$.job", True),
@@ -27,7 +28,9 @@ TASKS = {
                                 "$.smokeTest", True),
     "Write run summary": ("FunctionsFinishRun", {"state.$": "$"}, None, False),
 }  # fmt: skip
+# AWS's best-practice retry list for Lambda tasks (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
 LAMBDA_ERRORS = [
+    "Lambda.ClientExecutionTimeoutException",
     "Lambda.ServiceException",
     "Lambda.AWSLambdaException",
     "Lambda.SdkClientException",
@@ -36,12 +39,13 @@ LAMBDA_ERRORS = [
 
 
 def _branches(choice: dict) -> dict[str, str]:
-    """status value (or 'true') -> next state, for the Choice shapes the workflow uses."""
+    """status value (or 'true') -> next state, for the Choice shapes the workflow uses. Step Functions takes the
+    first rule that matches, so a value's branch is that of its first rule; a later rule for it is never taken."""
     out: dict[str, str] = {}
     for rule in choice["Choices"]:
         for condition in rule.get("Or", [rule]):
             value = condition.get("StringEquals", condition.get("BooleanEquals"))
-            out[str(value).lower() if isinstance(value, bool) else value] = rule["Next"]
+            out.setdefault(str(value).lower() if isinstance(value, bool) else value, rule["Next"])
     out["<otherwise>"] = choice["Default"]
     return out
 

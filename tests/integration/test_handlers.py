@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 from typing import Any
 
@@ -24,6 +25,15 @@ from tests.support.aws_world import BUCKET, EXECUTION_ARN, World, records
 def _settle(world: World, raw: dict[str, Any]) -> dict[str, Any]:
     event = {"input": raw, "execution": {"arn": EXECUTION_ARN, "name": "run-1"}}
     return check_run_settings.handler(event, world.context)["run"]
+
+
+def _assert_waits_grow_to_the_cap(waits: list[int], world: World) -> None:
+    """The wait before each check: the configured first one, then strictly longer each time until the cap."""
+    policy = world.settings.polling
+    assert waits[0] == policy.first_wait_seconds, waits
+    for before, after in itertools.pairwise(waits):
+        assert after > before or before == after == policy.max_wait_seconds, waits
+    assert max(waits) <= policy.max_wait_seconds, waits
 
 
 def test_given_console_input_when_settings_are_checked_then_the_run_is_resolved(world: World) -> None:
@@ -86,14 +96,14 @@ def test_given_a_job_when_checked_until_it_ends_then_status_message_and_growing_
     world.bedrock.job_outcome = outcome  # type: ignore[assignment]
     run = _settle(world, {"dataset": "incoming/t.jsonl"})
     job = start_job.handler({"run": run}, world.context)
-    seen = []
+    seen = [(job["status"], job["waitSeconds"])]
     while True:
         job = check_job.handler({"run": run, "job": job}, world.context)
         seen.append((job["status"], job["waitSeconds"]))
         if job["status"] != "InProgress":
             break
-    assert [s for s, _ in seen] == ["InProgress", final_status]
-    assert seen[1][1] >= seen[0][1]
+    assert [s for s, _ in seen] == ["InProgress", "InProgress", final_status]
+    _assert_waits_grow_to_the_cap([w for _, w in seen], world)
     assert job["checks"] == 2
     assert message in job["failureMessage"].lower()
     assert job["statusDetails"]["validationDetails"]["status"] == "Completed"
@@ -161,12 +171,12 @@ def test_given_a_completed_job_when_deployed_on_demand_then_the_deployment_is_fo
     # A retried task (same client request token) meets the same deployment.
     again = deploy_on_demand.handler({"run": run, "job": job}, world.context)
     assert again["deploymentArn"] == serving["deploymentArn"] and len(world.bedrock.deployments) == 1
-    seen = []
+    seen = [(serving["status"], serving["waitSeconds"])]
     while serving["status"] == "Creating":
         serving = check_deployment.handler({"run": run, "serving": serving}, world.context)
         seen.append((serving["status"], serving["waitSeconds"]))
-    assert [s for s, _ in seen] == ["Creating", final]
-    assert seen[1][1] >= seen[0][1]
+    assert [s for s, _ in seen] == ["Creating", "Creating", final]
+    _assert_waits_grow_to_the_cap([w for _, w in seen], world)
     assert serving["checks"] == 2
     assert ("not supported" in serving["failureMessage"]) is fails
     if not fails:

@@ -257,7 +257,7 @@ def test_given_a_run_with_a_deployment_when_it_fails_then_the_cost_guard_leaves_
         "s3": ops.s3,
         "bedrock": ops.bedrock,
         "sns": ops.topic,
-        "stepfunctions": _history_client("Write run summary", "States.Timeout", "late"),
+        "stepfunctions": _history_client("Write run summary", "States.Timeout", "late", after="Try the distilled model"),
     }  # type: ignore[attr-defined]
     aws.use_factory(clients.__getitem__)
     event = {
@@ -269,48 +269,31 @@ def test_given_a_run_with_a_deployment_when_it_fails_then_the_cost_guard_leaves_
     assert ops.bedrock.calls_of("DeleteCustomModelDeployment") == []
 
 
-def _history_client(failed_state: str, error: str, cause: str) -> Any:
-    """A real Step Functions client whose GetExecutionHistory answer is checked against the API model."""
+def _history_client(failed_state: str, error: str, cause: str, *, after: str) -> Any:
+    """A real Step Functions client whose GetExecutionHistory answer (newest first, as the notifier asks) is checked
+    against the API model: ``after`` was entered and exited, then ``failed_state`` was entered and the run ended
+    there. So the state exited last (``after``) is not the one that failed."""
     client = boto3.client("stepfunctions", region_name="us-east-1")
     stub = Stubber(client)
     now = datetime.now(UTC)
-    events = [
-        {
-            "timestamp": now,
-            "type": "ExecutionFailed",
-            "id": 9,
-            "previousEventId": 8,
-            "executionFailedEventDetails": {"error": error, "cause": cause},
-        },
-        {
-            "timestamp": now,
-            "type": "TaskStateExited",
-            "id": 8,
-            "previousEventId": 7,
-            "stateExitedEventDetails": {"name": failed_state},
-        },
-        {
-            "timestamp": now,
-            "type": "LambdaFunctionFailed",
-            "id": 7,
-            "previousEventId": 6,
-            "lambdaFunctionFailedEventDetails": {"error": error, "cause": cause},
-        },
-        {
-            "timestamp": now,
-            "type": "TaskStateEntered",
-            "id": 5,
-            "previousEventId": 4,
-            "stateEnteredEventDetails": {"name": failed_state},
-        },
-        {
-            "timestamp": now,
-            "type": "TaskStateEntered",
-            "id": 2,
-            "previousEventId": 1,
-            "stateEnteredEventDetails": {"name": "Check run settings"},
-        },
+
+    def kind(state: str) -> str:
+        return "Wait" if state.startswith("Wait ") else "Task"
+
+    oldest_first: list[tuple[str, dict[str, Any]]] = [
+        ("TaskStateEntered", {"stateEnteredEventDetails": {"name": "Check run settings"}}),
+        ("TaskStateExited", {"stateExitedEventDetails": {"name": "Check run settings"}}),
+        (f"{kind(after)}StateEntered", {"stateEnteredEventDetails": {"name": after}}),
+        (f"{kind(after)}StateExited", {"stateExitedEventDetails": {"name": after}}),
+        (f"{kind(failed_state)}StateEntered", {"stateEnteredEventDetails": {"name": failed_state}}),
     ]
+    if kind(failed_state) == "Task":
+        oldest_first.append(("LambdaFunctionFailed", {"lambdaFunctionFailedEventDetails": {"error": error, "cause": cause}}))
+    oldest_first.append(("ExecutionFailed", {"executionFailedEventDetails": {"error": error, "cause": cause}}))
+    events = [
+        {"timestamp": now, "type": type_, "id": n, "previousEventId": n - 1, **details}
+        for n, (type_, details) in enumerate(oldest_first, start=2)
+    ][::-1]
     stub.add_response("get_execution_history", {"events": events})
     stub.activate()
     return client
@@ -326,19 +309,20 @@ def test_given_a_failed_execution_when_notified_then_state_error_and_cause_are_t
         "s3": ops.s3,
         "bedrock": ops.bedrock,
         "sns": ops.topic,
-        "stepfunctions": _history_client("Check provisioned throughput", "States.Timeout", cause),
+        "stepfunctions": _history_client("Check provisioned throughput", "States.Timeout", cause, after="Wait for the throughput"),
     }  # type: ignore[attr-defined]
     aws.use_factory(clients.__getitem__)
     event = {
         "detail": {"executionArn": EXECUTION_ARN, "name": "run-1", "status": "TIMED_OUT", "error": None, "cause": None}
     }
     report = notify_failure.handler(event, ops.context)  # ... then timed out: the cost guard must delete it
+    # The state entered last before the failure, not "Wait for the throughput", the state exited last.
     assert report["failedState"] == "Check provisioned throughput"
     assert report["error"] == "States.Timeout" and report["cause"] == cause
     assert report["throughputDeleted"] == [arn]
     assert ops.bedrock.throughputs[arn].deleted
     [notice] = ops.topic.published  # type: ignore[attr-defined]
-    assert "Check provisioned throughput" in notice["Message"] and cause in notice["Message"]
+    assert "Failed state:  Check provisioned throughput\n" in notice["Message"] and cause in notice["Message"]
     assert notice["Subject"].startswith("Distillation timed_out")
     run_id = naming.run_id("run-1", EXECUTION_ARN)
     summary = json.loads(ops.s3.get_object(Bucket=BUCKET, Key=f"reports/{run_id}/summary.json")["Body"].read())
@@ -361,7 +345,7 @@ def test_given_a_throughput_with_a_commitment_when_its_run_fails_then_it_is_not_
         "s3": ops.s3,
         "bedrock": ops.bedrock,
         "sns": ops.topic,
-        "stepfunctions": _history_client("Wait for the throughput", "States.Runtime", "x"),
+        "stepfunctions": _history_client("Wait for the throughput", "States.Runtime", "x", after="Create provisioned throughput"),
     }  # type: ignore[attr-defined]
     aws.use_factory(clients.__getitem__)
     report = notify_failure.handler(

@@ -149,6 +149,24 @@ def test_given_each_job_status_when_described_then_the_snapshot_is_json_ready(st
     assert snapshot.output_uri == "s3://distill-data-bucket/jobs/r/"
 
 
+@pytest.mark.parametrize(
+    ("method", "call"),
+    [
+        ("get_model_customization_job", lambda: bedrock.describe_job(JOB_ARN)),
+        ("create_model_customization_job", lambda: bedrock.start_distillation_job(_run(), ROLE)),
+        ("get_provisioned_model_throughput", lambda: bedrock.describe_provisioned_throughput(PT_ARN)),
+    ],
+    ids=["check-job", "start-job", "check-throughput"],
+)
+def test_given_bedrock_is_unavailable_when_called_then_bedrock_throttled_is_raised_for_the_retry(
+    stub: Stubber, method: str, call: Any
+) -> None:
+    stub.add_client_error(method, service_error_code="ServiceUnavailableException", http_status_code=503)
+    # BedrockThrottled is the error the state machine retries with backoff; anything else would end the run.
+    with pytest.raises(BedrockThrottled, match="ServiceUnavailableException"):
+        call()
+
+
 @pytest.mark.parametrize("commitment", [None, "OneMonth"])
 def test_given_a_plan_when_throughput_is_created_then_a_commitment_is_sent_only_when_named(
     stub: Stubber, commitment: str | None

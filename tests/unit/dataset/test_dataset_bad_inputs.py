@@ -221,3 +221,33 @@ def test_given_many_errors_of_one_kind_when_reported_then_five_are_kept_and_all_
     report, _ = run(jsonl(lines))
     assert report.error_counts == {"not-an-object": 12}
     assert [e.line for e in report.errors] == [101, 102, 103, 104, 105]
+
+
+def test_given_a_chat_record_starting_with_the_assistant_after_its_system_message_when_validated_then_its_line_is_named(
+) -> None:
+    bad = json.dumps({"messages": [
+        {"role": "system", "content": "You help customers."},
+        {"role": "assistant", "content": "How can I help?"},
+        {"role": "user", "content": "my parcel is late"},
+    ]}).encode()  # fmt: skip
+    lines = [*dataset(4, chat_line), bad, *dataset(100, chat_line, start=4)]
+    report, sink = run(jsonl(lines), name="tickets/chat.jsonl")
+    assert not report.ok and sink.state == "aborted" and not sink.data
+    assert report.error_counts == {"role-order": 1}
+    (error,) = report.errors
+    assert (error.source, error.line, error.field) == ("tickets/chat.jsonl", 5, "$.messages[1].role")
+    assert "expected 'user' first, got 'assistant'" in error.message
+    assert report.first_error == "tickets/chat.jsonl line 5: $.messages[1].role: " + error.message
+
+
+@pytest.mark.parametrize("before", [b"", b"\n\n", b"\r\n  \n"], ids=["no-blank-lines", "blank-lines", "crlf-blanks"])
+def test_given_an_invalid_last_line_without_a_trailing_newline_when_validated_then_its_own_line_number_is_reported(
+    before: bytes,
+) -> None:
+    data = jsonl(dataset(100)) + before + b'{"prompt": ""}'  # no newline at the end of the file
+    last_line = data.count(b"\n") + 1
+    report, sink = run(data)
+    assert not report.ok and sink.state == "aborted"
+    assert report.records_read == 101
+    assert [(e.kind, e.line, e.field) for e in report.errors] == [("empty-text", last_line, "$.prompt")]
+    assert report.first_error.startswith(f"data.jsonl line {last_line}: $.prompt: ")

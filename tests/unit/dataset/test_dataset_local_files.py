@@ -2,25 +2,52 @@
 
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 import pytest
 
 from distill.dataset import AtomicFileSink, convert, local_sources
+from distill.dataset.engine import CHUNK_SIZE
 from tests.unit.dataset.dataset_helpers import MemorySource, dataset, jsonl, write_records
+
+
+class WatchedSink(AtomicFileSink):
+    """The real sink, counting what the engine wrote to it before the run's verdict."""
+
+    def __init__(self, path: Path) -> None:
+        super().__init__(path)
+        self.written = 0
+
+    def write(self, data: bytes) -> None:
+        self.written += len(data)
+        super().write(data)
 
 
 def test_given_an_existing_output_when_the_run_fails_then_it_is_untouched_and_no_temp_file_remains(
     tmp_path: Path,
 ) -> None:
     out = tmp_path / "out.jsonl"
-    out.write_text("previous content\n")
+    out.write_bytes(b"previous content\n")
+    os.utime(out, ns=(1_600_000_000_000_000_000, 1_600_000_000_000_000_000))
+    before = os.stat(out)
+    # Over two read chunks of valid records before the bad last line: converted output reaches the sink
+    # before the run is known to fail.
+    long = [json.dumps({"prompt": f"{n}: " + "why " * 600, "completion": "because"}).encode() for n in range(1000)]
+    assert sum(map(len, long)) > 2 * CHUNK_SIZE
     bad = tmp_path / "in.jsonl"
-    bad.write_bytes(jsonl([*dataset(100), b"{"]))
-    report = convert(local_sources([bad]), AtomicFileSink(out))
+    bad.write_bytes(jsonl([*long, b"{"]))
+    sink = WatchedSink(out)
+
+    report = convert(local_sources([bad]), sink)
+
     assert not report.ok and report.records_written == 0 and report.bytes_out == 0
-    assert out.read_text() == "previous content\n"
+    assert report.errors[0].line == 1001
+    assert sink.written > CHUNK_SIZE  # the failure came after the sink had been written to
+    assert out.read_bytes() == b"previous content\n"
+    after = os.stat(out)
+    assert (after.st_mtime_ns, after.st_ino, after.st_size) == (before.st_mtime_ns, before.st_ino, before.st_size)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["in.jsonl", "out.jsonl"]
 
 
