@@ -57,6 +57,7 @@ class SimulatedStepFunctions(SimulatedService):
     def create_state_machine(self, **params: Any) -> dict[str, Any]:
         self._enter("CreateStateMachine", params)
         definition = json.loads(params["definition"])
+        Interpreter.check(definition)  # DefinitionError: offline cannot run it, so it is refused, never guessed at
         arn = f"arn:aws:states:{self.region}:{self.account}:stateMachine:{params['name']}"
         self.machines[arn] = StateMachine(arn, params["name"], definition, params["roleArn"], self.scheduler.now())
         return {"stateMachineArn": arn, "creationDate": utc(self.scheduler.now())}
@@ -167,10 +168,14 @@ class SimulatedStepFunctions(SimulatedService):
         waiting = self.interpreter.tokens.get(token)
         if waiting is None:
             raise self._error("InvalidToken", "Invalid Token: the token was not issued by this service", operation)
-        if waiting.closed:
+        if waiting.closed or waiting.signal.fired:
             # "TaskTimedOut: The task token has either expired or the task associated with the token has
-            # already been closed."
-            raise self._error("TaskTimedOut", f"Task Timed Out: the task is closed ({waiting.closed})", operation)
+            # already been closed." (An answer already given closes the task, even before the execution sees it.)
+            raise self._error("TaskTimedOut", f"Task Timed Out: the task is closed ({waiting.closed or 'answered'})",
+                              operation)  # fmt: skip
+        if outcome[0] == "heartbeat":  # "This action resets the Heartbeat clock"
+            waiting.last_beat = self.scheduler.now()
+            return
         waiting.signal.fire(outcome)
 
     # --- for the offline world ---------------------------------------------------------------------------

@@ -35,6 +35,8 @@ class DefinitionError(ValueError):
 
 def matches(error_equals: Sequence[str], error: str) -> bool:
     """Whether a retrier's or catcher's ErrorEquals covers ``error``."""
+    if error == RUNTIME:  # "A States.Runtime error is not retriable, and will always cause the execution to fail."
+        return False
     if error in error_equals:
         return True
     if ALL in error_equals:

@@ -27,6 +27,7 @@ from distill_cli.offline.clock import Scheduler, Signal, Task, Wait
 # https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 PAYLOAD_LIMIT = 256 * 1024
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
+STATE_TYPES = ("Task", "Wait", "Choice", "Pass", "Succeed", "Fail", "Map")
 Steps = Generator[Wait, Any, Any]
 
 
@@ -46,7 +47,11 @@ class LambdaService(Protocol):
 
 @dataclass
 class TokenWait:
+    """A task token, valid from the moment its task starts. ``signal`` fires once, with the answer
+    (SendTaskSuccess / SendTaskFailure); a heartbeat only moves ``last_beat``."""
+
     execution: Execution
+    last_beat: float = 0.0
     signal: Signal = field(default_factory=Signal)
     closed: str = ""  # "", "succeeded", "failed", "timed out"
 
@@ -62,8 +67,35 @@ class Interpreter:
         self.on_end: list[Callable[[Execution], None]] = []
 
     # --- executions ----------------------------------------------------------------------------------
+    @staticmethod
+    def check(machine: Mapping[str, Any], where: str = "the state machine") -> None:
+        """Refuse (DefinitionError) a definition using what this interpreter does not implement -- before anything
+        runs, as CreateStateMachine validates a definition -- rather than run part of it and guess."""
+        if machine.get("QueryLanguage", "JSONPath") != "JSONPath":
+            raise DefinitionError(f"{where}: only JSONPath state machines are interpreted offline")
+        for name, state in dict(machine.get("States") or {}).items():
+            kind = state.get("Type")
+            if kind not in STATE_TYPES:
+                raise DefinitionError(f"state {name!r}: type {kind} is not interpreted offline")
+            if state.get("QueryLanguage", "JSONPath") != "JSONPath":
+                raise DefinitionError(f"state {name!r}: only JSONPath states are interpreted offline")
+            if kind == "Task" and _lambda_target(str(state.get("Resource"))) is None:
+                raise DefinitionError(f"state {name!r}: resource {state.get('Resource')} is not interpreted offline")
+            if kind == "Map":
+                processor = state.get("ItemProcessor") or state.get("Iterator")
+                if not processor or processor.get("ProcessorConfig", {}).get("Mode", "INLINE") != "INLINE":
+                    raise DefinitionError(f"state {name!r}: only an inline Map is interpreted offline")
+                Interpreter.check(processor, f"the Map state {name!r}")
+
     def start(self, execution: Execution, definition: Mapping[str, Any]) -> Task:
         task = self.scheduler.spawn(self._execute(execution, definition), name=execution.arn)
+
+        def surface(result: tuple[bool, Any]) -> None:
+            ok, value = result
+            if not ok and isinstance(value, DefinitionError):  # met only while running: refuse loudly, to the driver
+                raise value
+
+        task.done.on_fire(surface)
         timeout = definition.get("TimeoutSeconds")
         if timeout:
             def time_out() -> None:
@@ -106,8 +138,8 @@ class Interpreter:
         name = machine["StartAt"]
         while True:
             state = machine["States"][name]
-            ctx = {**context, "State": {"Name": name, "EnteredTime": utc(self.scheduler.now()).isoformat(),
-                                        "RetryCount": 0}}  # fmt: skip
+            entered = utc(self.scheduler.now()).isoformat().replace("+00:00", "Z")  # "2019-03-26T20:14:13.192Z"
+            ctx = {**context, "State": {"Name": name, "EnteredTime": entered, "RetryCount": 0}}
             data, following = yield from self._state(name, state, data, ex, ctx)
             if following is None:
                 return data
@@ -115,7 +147,7 @@ class Interpreter:
 
     def _state(self, name: str, state: Mapping[str, Any], raw: Any, ex: Execution, ctx: dict[str, Any]) -> Steps:
         kind = state.get("Type")
-        if kind not in ("Task", "Wait", "Choice", "Pass", "Succeed", "Fail", "Map"):
+        if kind not in STATE_TYPES:
             raise DefinitionError(f"state {name!r}: type {kind} is not interpreted offline")
         self._event(ex, f"{kind}StateEntered", {"name": name, "input": as_json(raw),
                                                 "inputDetails": {"truncated": False}})  # fmt: skip
@@ -139,9 +171,9 @@ class Interpreter:
         else:  # Pass, Task, Map: a result merged into the raw input
             caught = None
             try:
-                if kind == "Pass":
-                    result = (paths.render(state["Parameters"], effective, ctx) if "Parameters" in state
-                              else state.get("Result", effective))  # fmt: skip
+                if kind == "Pass":  # Parameters make the (virtual task's) input; Result, when given, its result
+                    given = paths.render(state["Parameters"], effective, ctx) if "Parameters" in state else effective
+                    result = state.get("Result", given)
                 else:
                     result = yield from self._with_retries(name, state, effective, ex, ctx)
                 if "ResultSelector" in state:
@@ -213,9 +245,9 @@ class Interpreter:
         payload = paths.render(state["Parameters"], data, task_ctx) if "Parameters" in state else data
         self._limit(payload, name)
         timeout = float(state.get("TimeoutSeconds", 99_999_999))
-        if resource.startswith("arn:aws:lambda:") or (":lambda:" in resource and ":function:" in resource):
+        if _lambda_target(resource) == "function":
             return (yield from self._direct_lambda(name, resource, payload, timeout, ex))
-        if resource.split(":states:::", 1)[-1] in ("lambda:invoke", "lambda:invoke.waitForTaskToken"):
+        if _lambda_target(resource) == "integration":
             return (yield from self._lambda_integration(name, resource, payload, state, token, ex))
         raise DefinitionError(f"state {name!r}: resource {resource} is not interpreted offline")
 
@@ -249,50 +281,54 @@ class Interpreter:
         self._event(ex, "TaskStarted", details)
         if not isinstance(params, dict) or "FunctionName" not in params:
             raise DefinitionError(f"state {name!r}: lambda:invoke needs Parameters.FunctionName")
-        invoked = self.lambdas.invoke(str(params["FunctionName"]), params.get("Payload", {}))
-        yield self.scheduler.sleep(self.lambda_seconds)
-        if not invoked.ok:
-            self._event(ex, "TaskFailed", {**details, "error": invoked.error, "cause": invoked.cause})
-            raise StatesError(invoked.error, invoked.cause)
-        envelope = {"ExecutedVersion": "$LATEST", "Payload": invoked.result, "StatusCode": 200}
-        if token is None:
-            self._limit(envelope, name)
-            self._event(ex, "TaskSucceeded", {**details, "output": as_json(envelope),
-                                              "outputDetails": {"truncated": False}})  # fmt: skip
-            return envelope
-        self._event(ex, "TaskSubmitted", {**details, "output": as_json(envelope),
-                                          "outputDetails": {"truncated": False}})  # fmt: skip
-        return (yield from self._await_token(token, details, timeout, heartbeat, ex))
-
-    def _await_token(self, token: str, details: dict[str, str], timeout: float | None, heartbeat: float | None,
-                     ex: Execution) -> Steps:  # fmt: skip
-        waiting = self.tokens[token] = TokenWait(ex)
-        deadline = self.scheduler.now() + float(timeout or 99_999_999)
+        # The token is valid, and TimeoutSeconds / HeartbeatSeconds count, from the task's start: the function may
+        # answer before its invocation returns ("The count begins after the task has been started").
+        waiting: TokenWait | None = None
+        if token is not None:
+            waiting = self.tokens[token] = TokenWait(ex, last_beat=self.scheduler.now())
         try:
-            while True:
-                beat_deadline = self.scheduler.now() + float(heartbeat) if heartbeat else deadline
-                fired, outcome = yield Wait(waiting.signal, max(0.0, min(deadline, beat_deadline) - self.scheduler.now()))
-                if not fired:
-                    error = E.HEARTBEAT_TIMEOUT if beat_deadline < deadline else E.TIMEOUT
-                    waiting.closed = "timed out"
-                    self._event(ex, "TaskTimedOut", {**details, "error": error, "cause": ""})
-                    raise StatesError(error, "")
-                kind, value = outcome
-                if kind == "heartbeat":
-                    waiting.signal = Signal()
-                    continue
-                waiting.closed = kind
-                if kind == "succeeded":
-                    self._limit(value, "task token output")
-                    self._event(ex, "TaskSucceeded", {**details, "output": as_json(value),
-                                                      "outputDetails": {"truncated": False}})  # fmt: skip
-                    return value
-                error, cause = value
-                self._event(ex, "TaskFailed", {**details, "error": error, "cause": cause})
-                raise StatesError(error, cause)
+            invoked = self.lambdas.invoke(str(params["FunctionName"]), params.get("Payload", {}))
+            yield self.scheduler.sleep(self.lambda_seconds)
+            if not invoked.ok:
+                self._event(ex, "TaskFailed", {**details, "error": invoked.error, "cause": invoked.cause})
+                raise StatesError(invoked.error, invoked.cause)
+            envelope = {"ExecutedVersion": "$LATEST", "Payload": invoked.result, "StatusCode": 200}
+            if waiting is None:
+                self._limit(envelope, name)
+                self._event(ex, "TaskSucceeded", {**details, "output": as_json(envelope),
+                                                  "outputDetails": {"truncated": False}})  # fmt: skip
+                return envelope
+            self._event(ex, "TaskSubmitted", {**details, "output": as_json(envelope),
+                                              "outputDetails": {"truncated": False}})  # fmt: skip
+            return (yield from self._await_token(waiting, details, timeout, heartbeat, ex))
         finally:
-            if not waiting.closed:
+            if waiting is not None and not waiting.closed:
                 waiting.closed = "cancelled"
+
+    def _await_token(self, waiting: TokenWait, details: dict[str, str], timeout: float | None,
+                     heartbeat: float | None, ex: Execution) -> Steps:  # fmt: skip
+        deadline = waiting.last_beat + float(timeout or 99_999_999)  # last_beat starts as the task's start
+        while True:
+            beat_deadline = waiting.last_beat + float(heartbeat) if heartbeat else deadline
+            fired, outcome = yield Wait(waiting.signal, max(0.0, min(deadline, beat_deadline) - self.scheduler.now()))
+            if not fired:
+                now = self.scheduler.now()
+                if now < deadline and heartbeat and waiting.last_beat + float(heartbeat) > now:
+                    continue  # a heartbeat came while waiting: wait on from it
+                error = E.HEARTBEAT_TIMEOUT if beat_deadline < deadline else E.TIMEOUT
+                waiting.closed = "timed out"
+                self._event(ex, "TaskTimedOut", {**details, "error": error, "cause": ""})
+                raise StatesError(error, "")
+            kind, value = outcome
+            waiting.closed = kind
+            if kind == "succeeded":
+                self._limit(value, "task token output")
+                self._event(ex, "TaskSucceeded", {**details, "output": as_json(value),
+                                                  "outputDetails": {"truncated": False}})  # fmt: skip
+                return value
+            error, cause = value
+            self._event(ex, "TaskFailed", {**details, "error": error, "cause": cause})
+            raise StatesError(error, cause)
 
     # --- map -----------------------------------------------------------------------------------------
     def _map(self, name: str, state: Mapping[str, Any], data: Any, ex: Execution, ctx: dict[str, Any]) -> Steps:
@@ -331,9 +367,12 @@ class Interpreter:
                         if not ok:
                             raise value
                         results[index] = value
-        except BaseException:
+        except Exception:  # (a GeneratorExit is not waited through)
             for task in running.values():
                 self.scheduler.interrupt(task, _Aborted("", "the Map state failed"))
+            for task in running.values():  # their MapIterationAborted events come before the Map's (and the
+                if not task.finished:  # execution's) end, never after it
+                    yield Wait(task.done)
             self._event(ex, "MapStateFailed")
             raise
         self._event(ex, "MapStateSucceeded")
@@ -365,6 +404,15 @@ class Interpreter:
         if len(as_json(value).encode()) > PAYLOAD_LIMIT:
             raise StatesError(E.DATA_LIMIT, f"The state/task '{where}' returned a result with a size exceeding the "
                                             "maximum number of bytes service limit.")  # fmt: skip
+
+
+def _lambda_target(resource: str) -> str | None:
+    """'function' for a Lambda function's ARN, 'integration' for lambda:invoke[.waitForTaskToken], else None."""
+    if resource.startswith("arn:aws:lambda:") or (":lambda:" in resource and ":function:" in resource):
+        return "function"
+    if resource.split(":states:::", 1)[-1] in ("lambda:invoke", "lambda:invoke.waitForTaskToken"):
+        return "integration"
+    return None
 
 
 class _Aborted(Exception):

@@ -128,13 +128,14 @@ def evaluate(expression: str, document: Any, context: Any, *, field: str = "") -
 # --- intrinsic functions -------------------------------------------------------------------------------
 # https://docs.aws.amazon.com/step-functions/latest/dg/intrinsic-functions.html
 def _format(template: str, *args: Any) -> str:
-    parts = re.split(r"(?<!\\)\{\}", template)
+    # An escaped brace is unescaped in the template only: an interpolated value is inserted as it is.
+    parts = [part.replace("\\{", "{").replace("\\}", "}") for part in re.split(r"(?<!\\)\{\}", template)]
     if len(parts) - 1 != len(args):
         raise StatesError(INTRINSIC, f"States.Format: {len(parts) - 1} placeholders, {len(args)} arguments")
     text = parts[0]
     for arg, part in zip(args, parts[1:], strict=True):
         text += (arg if isinstance(arg, str) else json.dumps(arg, separators=(",", ":"))) + part
-    return text.replace("\\{", "{").replace("\\}", "}")
+    return text
 
 
 def _string_to_json(text: str) -> Any:
