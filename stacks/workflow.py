@@ -60,12 +60,14 @@ class DistillationWorkflow(Construct):
         # A real JSON null for "Write run summary" (jsii drops a None given to Result.from_object).
         no_serving = sfn.Pass(self, "No serving requested", result_path="$.serving",
                               parameters={"modelId.$": "States.StringToJson('null')"})  # fmt: skip
-        # The notebook's "run inference with the distilled model", once it can answer.
+        # The notebook's "run inference with the distilled model", once it can answer. A try still throttled after
+        # its retries is reported in the summary, not a failed run: the model is served and billed either way.
         try_model = task("Try the distilled model", fn.try_model, RUN_AND_SERVING, "$.smokeTest", bedrock=True)
         # The summary JSON next to the run's reports, and the success notice; its result is the run's output.
         summarize = task("Write run summary", fn.finish_run, {"state.$": "$"}, result_path=None).next(
             sfn.Succeed(self, "Distillation finished")
         )
+        try_model.add_catch(summarize, errors=[THROTTLED], result_path="$.smokeTest")
         try_and_summarize = try_model.next(summarize)
         throughput_ready = (
             sfn.Choice(self, "Is the throughput ready?")

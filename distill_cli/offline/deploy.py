@@ -91,7 +91,7 @@ def deploy(world: OfflinePipeline) -> None:
     world.bedrock = bedrock = SimulatedBedrock(region=REGION, account=ACCOUNT, s3=admin["s3"], now=scheduler.now,
                                                bucket_keys=bucket_keys, role_problem=authorizer.role_problem,
                                                caller_problem=authorizer.caller_problem, **world.bedrock_options)  # fmt: skip
-    runtime = SimulatedBedrockRuntime(bedrock)
+    world.runtime = runtime = SimulatedBedrockRuntime(bedrock)
     authorizer.bedrock_tags = _BedrockTags(bedrock)
 
     world.sfn = sfn = SimulatedStepFunctions(scheduler, _MachineLambdas(runner, authorizer, machine.role_arn),
@@ -120,7 +120,8 @@ def deploy(world: OfflinePipeline) -> None:
 
     sfn.interpreter.on_end.append(ended)
 
-    sns, sqs = authorizer.hook(boto3.client("sns", region_name=REGION)), authorizer.hook(boto3.client("sqs", region_name=REGION))  # type: ignore[call-overload]
+    sns = _recording_sns(world, authorizer.hook(boto3.client("sns", region_name=REGION)))  # type: ignore[call-overload]
+    sqs = authorizer.hook(boto3.client("sqs", region_name=REGION))  # type: ignore[call-overload]
     clients = {"s3": s3, "bedrock": bedrock, "bedrock-runtime": runtime, "stepfunctions": sfn, "sns": sns, "sqs": sqs}
 
     def factory(service: str) -> Any:
@@ -129,6 +130,16 @@ def deploy(world: OfflinePipeline) -> None:
         return clients[service]
 
     stack.enter_context(aws.clients_from(factory))
+
+
+def _recording_sns(world: OfflinePipeline, sns: Any) -> Any:
+    """Keep every message published through ``sns`` (what subscribers of the topic would get)."""
+
+    def published(params: dict[str, Any], **_: Any) -> None:
+        world.notices.append({k: str(params.get(k, "")) for k in ("TopicArn", "Subject", "Message")})
+
+    sns.meta.events.register("provide-client-params.sns.Publish", lambda params, **_: published(params))
+    return sns
 
 
 def _data_bucket(world: OfflinePipeline) -> tuple[str, str]:
@@ -220,7 +231,9 @@ def _alarm(world: OfflinePipeline, authorizer: Any, execution: Execution, sns: A
             problem = _topic_key_problem(authorizer, topic.kms_key if topic else None, alarm_arn)
             world.alarm_notices.append({"alarm": alarm.logical_id, "topic": action, "error": problem or ""})
             if problem is None and topic is not None:
-                sns.publish(TopicArn=action, Subject="ALARM", Message=json.dumps({"AlarmName": alarm.logical_id}))
+                message = json.dumps({"AlarmName": alarm.logical_id, "NewStateValue": "ALARM"})
+                sns.publish(TopicArn=action, Subject=f'ALARM: "{alarm.logical_id}"', Message=message)
+                world.notices.append({"TopicArn": action, "Subject": f'ALARM: "{alarm.logical_id}"', "Message": message})
 
 
 def _topic_key_problem(authorizer: Any, key: str | None, alarm_arn: str) -> str | None:

@@ -17,6 +17,10 @@ from botocore.exceptions import ClientError
 
 from distill_cli.offline.api_model import check_request, client_error, service_model
 
+# "Common Errors" of AWS APIs (e.g. https://docs.aws.amazon.com/bedrock/latest/APIReference/CommonErrors.html).
+COMMON_ERRORS = frozenset({"AccessDeniedException", "IncompleteSignature", "InternalFailure", "InvalidAction",
+                           "InvalidClientTokenId", "NotAuthorized", "OptInRequired", "RequestExpired",
+                           "ServiceUnavailable", "ThrottlingException", "ValidationError"})  # fmt: skip
 # (service, operation, params) -> None, or raise the ClientError AWS would answer (set by the offline world).
 Authorizer = Callable[[str, str, Mapping[str, Any]], None]
 
@@ -44,7 +48,18 @@ class SimulatedService:
     # --- test controls ------------------------------------------------------------------------------
     def fail_next(self, operation: str, *codes: str) -> None:
         """Make the next calls of ``operation`` (e.g. 'CreateModelCustomizationJob') raise these codes, one per
-        call; an empty code lets that call through (``fail_next(op, "", "ConflictException")``: the second)."""
+        call; an empty code lets that call through (``fail_next(op, "", "ConflictException")``: the second).
+
+        Only errors the operation can return are accepted: those its API model lists, and the common errors
+        every AWS API may answer (``COMMON_ERRORS``) -- a fault AWS cannot send proves nothing."""
+        model = service_model(self.service)
+        if operation not in model.operation_names:
+            raise ValueError(f"{self.service} has no operation {operation!r}")
+        modeled = {shape.name for shape in model.operation_model(operation).error_shapes}
+        for code in codes:
+            if code and code not in modeled | COMMON_ERRORS:
+                raise ValueError(f"{self.service}.{operation} cannot answer {code!r}; it answers "
+                                 f"{sorted(modeled | COMMON_ERRORS)}")  # fmt: skip
         self.faults[operation].extend(codes)
 
     def calls_of(self, operation: str) -> list[dict[str, Any]]:

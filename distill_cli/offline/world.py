@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 from distill_cli.offline.authorizer import Authorizer
-from distill_cli.offline.bedrock import SimulatedBedrock
+from distill_cli.offline.bedrock import SimulatedBedrock, SimulatedBedrockRuntime
 from distill_cli.offline.clock import Scheduler
 from distill_cli.offline.events import Delivery, EventBus
 from distill_cli.offline.lambda_runner import LambdaRunner
@@ -65,6 +65,7 @@ class OfflinePipeline:
     s3: Any
     sfn: SimulatedStepFunctions
     bedrock: SimulatedBedrock
+    runtime: SimulatedBedrockRuntime
 
     def __init__(self, *, job_outcome: str = "completed", job_checks: int = 3, job_seconds: float | None = None,
                  throughput_fails: bool = False,
@@ -86,7 +87,8 @@ class OfflinePipeline:
         self._stack = contextlib.ExitStack()
         self.alarm_notices: list[dict[str, str]] = []
         self.quiet_keys: set[str] = set()
-        self.telemetry_lost: list[str] = []  # logs and traces a role could not send (see service_roles)  # uploads whose Object Created event is held back (see upload)  # what the alarm tried to publish, and whether it could
+        self.telemetry_lost: list[str] = []
+        self.notices: list[dict[str, str]] = []  # what the functions and the alarms published to SNS  # logs and traces a role could not send (see service_roles)  # uploads whose Object Created event is held back (see upload)  # what the alarm tried to publish, and whether it could
 
     # --- set-up ---------------------------------------------------------------------------------------------
     def __enter__(self) -> OfflinePipeline:
@@ -131,6 +133,10 @@ class OfflinePipeline:
 
     def invocations_of(self, module: str) -> list[Any]:
         return [i for i in self.runner.invocations if i.module == module]
+
+    def published(self) -> list[dict[str, str]]:
+        """Every message published to the notification topic (by the functions or by an alarm)."""
+        return list(self.notices)
 
     @property
     def denials(self) -> list[Any]:

@@ -24,9 +24,12 @@ _RETRYABLE = {
     "TooManyRequestsException",
     "InternalServerException",
     "ServiceUnavailableException",
+    "ServiceUnavailable",  # the common error every AWS API may answer (Bedrock API reference, "Common Errors")
     "ModelNotReadyException",
+    "ModelTimeoutException",  # Converse: the model took too long; trying again may work
 }
-_REJECTED = {"ValidationException", "ConflictException", "ResourceNotFoundException", "TooManyTagsException"}
+_REJECTED = {"ValidationException", "ConflictException", "ResourceNotFoundException", "TooManyTagsException",
+             "ModelErrorException"}  # fmt: skip
 
 
 @contextmanager

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -69,6 +70,19 @@ def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[
     }
 
 
+def smoke_error(smoke: dict[str, Any]) -> str:
+    """Why the smoke test has no answer: the try's own error, or the error the state machine caught after its
+    retries ({"Error", "Cause"} with Lambda's error payload in the cause)."""
+    if smoke.get("error"):
+        return str(smoke["error"])
+    cause = str(smoke.get("Cause") or "")
+    try:
+        cause = str(json.loads(cause).get("errorMessage") or cause)
+    except (ValueError, AttributeError):
+        pass
+    return f"{smoke.get('Error') or 'unknown'}: {cause}" if cause else str(smoke.get("Error") or "unknown")
+
+
 def success_message(summary: dict[str, Any]) -> tuple[str, str]:
     lines = [
         f"Distillation run {summary['execution']['name']} succeeded.",
@@ -87,6 +101,8 @@ def success_message(summary: dict[str, Any]) -> tuple[str, str]:
     smoke = summary.get("smokeTest") or {}
     if smoke.get("answer"):
         lines += ["", f"Smoke test prompt: {smoke['prompt'][:200]}", f"Answer: {smoke['answer'][:500]}"]
+    elif smoke:
+        lines += ["", f"Smoke test: the model did not answer: {smoke_error(smoke)[:500]}"]
     return f"Distillation succeeded: {summary['execution']['name']}"[:100], "\n".join(lines)
 
 

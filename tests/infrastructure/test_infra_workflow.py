@@ -233,7 +233,10 @@ def test_given_default_config_when_synthesized_then_user_and_bedrock_rejections_
     for error in (*(error_name(e) for e in NOT_RETRIED), "States.ALL", "States.Timeout", "States.TaskFailed"):
         assert error not in retried, error
     assert {"InvalidRunInput", "QuotaExceeded", "DatasetInvalid"}.isdisjoint(retried)
-    assert all("Catch" not in s for s in synth.definition["States"].values())
+    # The one Catch: a smoke test still throttled after its retries is reported in the summary, not a failed run.
+    catches = {name: s["Catch"] for name, s in synth.definition["States"].items() if "Catch" in s}
+    assert catches == {"Try the distilled model": [
+        {"ErrorEquals": ["BedrockThrottled"], "ResultPath": "$.smokeTest", "Next": "Write run summary"}]}  # fmt: skip
 
 
 def test_given_default_config_when_synthesized_then_every_task_times_out_30s_after_its_function(synth):

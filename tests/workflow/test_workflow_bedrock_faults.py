@@ -19,18 +19,11 @@ def _failed_attempts(result, state: str) -> list[str]:
     return failed
 
 
-def _bedrock_runtime(pipeline):
-    """The simulated bedrock-runtime the world's functions call (Converse lives there, not on pipeline.bedrock)."""
-    runtime = aws.client("bedrock-runtime")
-    assert runtime.bedrock is pipeline.bedrock, "not the open world's bedrock-runtime"
-    return runtime
-
-
 def test_given_bedrock_is_unavailable_once_when_the_job_is_checked_then_the_check_is_retried_and_the_run_succeeds(
     offline, dataset_file
 ):
     pipeline = offline(job_checks=2)
-    pipeline.bedrock.fail_next(CHECK_JOB, "ServiceUnavailableException")
+    pipeline.bedrock.fail_next(CHECK_JOB, "ServiceUnavailable")  # the common error any AWS API may answer
     key = pipeline.upload(dataset_file)
 
     result = pipeline.run({"dataset": key})
@@ -47,21 +40,48 @@ def test_given_bedrock_is_unavailable_once_when_the_job_is_checked_then_the_chec
 def test_given_the_quota_is_exceeded_when_the_model_is_tried_then_the_summary_says_so_and_the_run_succeeds(
     offline, dataset_file
 ):
+    # Converse signals an exhausted quota with ThrottlingException (it has no ServiceQuotaExceededException):
+    # still throttled after the state machine's retries, the try is reported, not a failed run.
     pipeline = offline()
-    _bedrock_runtime(pipeline).fail_next("Converse", "ServiceQuotaExceededException")
+    assert aws.client("bedrock-runtime") is pipeline.runtime
+    pipeline.runtime.fail_next("Converse", *["ThrottlingException"] * 9)
     key = pipeline.upload(dataset_file)
 
     result = pipeline.run({"dataset": key, "provisionedThroughput": {"modelUnits": 1}})
 
     assert result.status == "SUCCEEDED", result.message
-    assert _failed_attempts(result, "Try the distilled model") == []  # reported, not raised
+    assert _failed_attempts(result, "Try the distilled model") == ["BedrockThrottled"] * 9  # 1 + 8 retries
     assert result.states_entered()[-3:] == ["Try the distilled model", "Write run summary", "Distillation finished"]
     summary = pipeline.read_json(result.output["summaryUri"].removeprefix(f"s3://{pipeline.bucket}/"))
     assert summary["status"] == "SUCCEEDED"
     smoke = summary["smokeTest"]
-    assert smoke["answer"] is None
-    assert "ServiceQuotaExceededException" in smoke["error"]
-    assert smoke["prompt"].startswith("Ticket 1: ")
+    assert smoke["Error"] == "BedrockThrottled" and "ThrottlingException" in smoke["Cause"]
     assert summary["provisionedModelArn"] == result.output["provisionedModelArn"]
     (throughput,) = pipeline.bedrock.throughputs.values()
     assert not throughput.deleted  # the run succeeded: the model stays served
+
+
+def test_given_the_model_errors_when_tried_then_the_summary_and_the_notice_say_so_and_the_run_succeeds(
+    offline, dataset_file
+):
+    pipeline = offline()
+    pipeline.runtime.fail_next("Converse", "ModelErrorException")
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key, "onDemandDeployment": {}})
+
+    assert result.status == "SUCCEEDED", result.message
+    summary = pipeline.read_json(result.output["summaryUri"].removeprefix(f"s3://{pipeline.bucket}/"))
+    assert summary["smokeTest"]["answer"] is None and "ModelErrorException" in summary["smokeTest"]["error"]
+    (notice,) = [m for m in pipeline.published() if m["Subject"].startswith("Distillation succeeded")]
+    assert "the model did not answer: " in notice["Message"] and "ModelErrorException" in notice["Message"]
+
+
+def test_given_a_fault_the_api_cannot_answer_when_injected_then_the_simulator_refuses_it(offline):
+    import pytest
+
+    pipeline = offline()
+    with pytest.raises(ValueError, match="cannot answer 'ServiceQuotaExceededException'"):
+        pipeline.runtime.fail_next("Converse", "ServiceQuotaExceededException")
+    with pytest.raises(ValueError, match="no operation"):
+        pipeline.bedrock.fail_next("Converse", "ThrottlingException")
