@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 from datetime import UTC, datetime
 from typing import Any
@@ -76,10 +77,8 @@ def smoke_error(smoke: dict[str, Any]) -> str:
     if smoke.get("error"):
         return str(smoke["error"])
     cause = str(smoke.get("Cause") or "")
-    try:
+    with contextlib.suppress(ValueError, AttributeError):  # Lambda's error payload, or plain text
         cause = str(json.loads(cause).get("errorMessage") or cause)
-    except (ValueError, AttributeError):
-        pass
     return f"{smoke.get('Error') or 'unknown'}: {cause}" if cause else str(smoke.get("Error") or "unknown")
 
 
