@@ -15,6 +15,8 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "start": ("start", "start a run of the deployed pipeline on a local file or an s3:// object"),
     "status": ("status", "show (and follow) a run of the deployed pipeline"),
     "cleanup": ("cleanup", "list and delete provisioned throughput / deployments this pipeline created"),
+    "doctor": ("doctor", "check, read-only, that the deployed pipeline is ready for its first run"),
+    "logs": ("logs", "profile or export Bedrock model invocation logs selected by requestMetadata filters"),
 }
 
 

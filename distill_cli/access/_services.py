@@ -115,6 +115,16 @@ def _describe_stacks(params: Mapping[str, Any], where: Where) -> list[Requiremen
     return [Requirement("cloudformation:DescribeStacks", arn)]
 
 
+def _function(action: str) -> Handler:
+    """A function named by name or ARN -> its ARN (SAR: function, arn:${Partition}:lambda:${Region}:${Account}:function:${FunctionName})."""
+
+    def handler(params: Mapping[str, Any], where: Where) -> list[Requirement]:
+        name = str(param(params, "FunctionName", action))
+        return [Requirement(action, name if name.startswith("arn:") else where.arn("lambda", f"function:{name}"))]
+
+    return handler
+
+
 def _get_role(params: Mapping[str, Any], where: Where) -> list[Requirement]:
     # The role's ARN includes its path: give it in Where.names when the path is not "/".
     name = str(param(params, "RoleName", "GetRole"))
@@ -157,6 +167,7 @@ SERVICES: dict[str, dict[str, Handler]] = {
         "GetExecutionHistory": _given("states:GetExecutionHistory", "executionArn"),
         "ListExecutions": _list_executions,
         "StopExecution": _given("states:StopExecution", "executionArn"),
+        "DescribeStateMachine": _given("states:DescribeStateMachine", "stateMachineArn"),
         # The SAR lists no resource type for the task-token calls: they take "*" only.
         "SendTaskSuccess": _star("states:SendTaskSuccess"),
         "SendTaskFailure": _star("states:SendTaskFailure"),
@@ -166,7 +177,12 @@ SERVICES: dict[str, dict[str, Handler]] = {
         name: _kms(f"kms:{name}")
         for name in ("Decrypt", "GenerateDataKey", "DescribeKey", "CreateGrant", "GetKeyPolicy")
     },
-    "cloudformation": {"DescribeStacks": _describe_stacks},
+    "cloudformation": {
+        "DescribeStacks": _describe_stacks,
+        "ListStackResources": lambda params, where: [
+            Requirement("cloudformation:ListStackResources", _describe_stacks(params, where)[0].resource)],
+    },
+    "lambda": {"GetFunctionConfiguration": _function("lambda:GetFunctionConfiguration")},
     "iam": {
         "SimulatePrincipalPolicy": _given("iam:SimulatePrincipalPolicy", "PolicySourceArn"),
         "GetRole": _get_role,
@@ -174,6 +190,7 @@ SERVICES: dict[str, dict[str, Handler]] = {
     "service-quotas": {
         "GetServiceQuota": _get_service_quota,
         "ListServiceQuotas": _star("servicequotas:ListServiceQuotas"),
+        "ListAWSDefaultServiceQuotas": _star("servicequotas:ListAWSDefaultServiceQuotas"),
     },
     "cloudwatch": {
         "GetMetricData": _star("cloudwatch:GetMetricData"),

@@ -84,6 +84,7 @@ _DENIED: Mapping[str, tuple[str, int]] = {
     "iam": ("AccessDenied", 403),
     "cloudwatch": ("AccessDenied", 403),
     "sts": ("AccessDenied", 403),
+    "lambda": ("AccessDeniedException", 403),
 }
 
 

@@ -248,7 +248,7 @@ def test_given_every_service_in_the_table_when_asked_then_it_has_an_error_code()
     for service in {service for service, _ in OPERATIONS}:
         denied_error_code(service)
     with pytest.raises(UnknownOperation):
-        denied_error_code("lambda")
+        denied_error_code("ec2")
 
 
 def test_given_botocore_models_when_they_define_the_error_then_the_table_agrees() -> None:
