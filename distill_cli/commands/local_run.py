@@ -56,6 +56,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--job-checks", type=int, default=3, metavar="N", help="status checks before the simulated job ends"
     )
     parser.add_argument(
+        "--job-hours", type=float, metavar="H",
+        help="the simulated job runs H hours on the simulated clock (then --job-checks does not matter)",
+    )
+    parser.add_argument(
         "--download",
         type=Path,
         metavar="DIR",
@@ -101,6 +105,9 @@ def run(args: argparse.Namespace) -> int:
     if args.job_checks < 1:
         print("distill local-run: --job-checks must be at least 1", file=sys.stderr)
         return 2
+    if args.job_hours is not None and not 0 < args.job_hours <= 24 * 365:
+        print("distill local-run: --job-hours must be more than 0 and at most a year", file=sys.stderr)
+        return 2
 
     def say(line: str = "") -> None:
         out.write(line + "\n")
@@ -108,6 +115,7 @@ def run(args: argparse.Namespace) -> int:
 
     begun = time.monotonic()
     say("Synthesizing the app (bundling skipped) ...")
+    from distill_cli.offline.trace import clock_text
     from distill_cli.offline.world import OfflinePipeline, default_execution_name, failure_message, synthesize
 
     try:
@@ -121,6 +129,7 @@ def run(args: argparse.Namespace) -> int:
         synthesized=synth,
         job_outcome=args.job_outcome,
         job_checks=args.job_checks,
+        job_seconds=args.job_hours * 3600 if args.job_hours else None,
         throughput_fails=args.throughput_fails,
         deployment_fails=args.deployment_fails,
     ) as pipeline:
@@ -159,7 +168,7 @@ def run(args: argparse.Namespace) -> int:
             say(f"Copied {len(copied)} object(s) from the simulated bucket to {args.download}/")
         if not result.succeeded:
             _show_failed_handlers(say, pipeline)
-        say(f"(offline run: {_clock(result.virtual_seconds)} on the simulated clock, {result.seconds:.1f}s for the "
+        say(f"(offline run: {clock_text(result.virtual_seconds)} on the simulated clock, {result.seconds:.1f}s for the "
             f"execution, {time.monotonic() - begun:.1f}s in all)")
         if result.succeeded:
             say("SUCCEEDED")
@@ -219,7 +228,3 @@ def _show_failed_handlers(say: Any, pipeline: Any) -> None:
         for line in text.rstrip().splitlines()[-15:]:
             say(f"  | {line}")
 
-
-def _clock(seconds: float) -> str:
-    hours, rest = divmod(int(seconds), 3600)
-    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"

@@ -155,7 +155,7 @@ class Trace:
 
     @staticmethod
     def _line(elapsed: float, marker: str, text: str) -> str:
-        return f"{elapsed:7.2f}s {marker} {text}"
+        return f"{clock_text(elapsed):>9} {marker} {text}"
 
     def feed(self, event: Mapping[str, Any]) -> list[str]:
         kind = str(event.get("type", ""))
@@ -216,6 +216,15 @@ class Trace:
         if kind == "Fail":
             return f"  ({state.get('Error', 'failed')})"
         return ""
+
+
+def clock_text(seconds: float) -> str:
+    """Time since the start, readable at any scale: '12.30s', '2m05s', '6h03m21s'."""
+    if seconds < 60:
+        return f"{seconds:.2f}s"
+    whole = int(seconds)
+    hours, rest = divmod(whole, 3600)
+    return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
 
 
 def _compact(text: Any, limit: int = 160) -> str:
