@@ -206,6 +206,7 @@ class PipelineFunctions(Construct):
         if self.key is not None:
             # An environment under a customer managed key is decrypted with the function's role when it starts
             # (else KMSAccessDeniedException): https://docs.aws.amazon.com/lambda/latest/dg/configuration-envvars-encryption.html
+            # The same kms:Decrypt covers what S3, SNS and Bedrock decrypt on the function's behalf with that key.
             role.add_to_policy(iam.PolicyStatement(
                 sid="DecryptOwnEnvironment", actions=["kms:Decrypt"], resources=[self.key.key_arn],
             ))  # fmt: skip
@@ -237,11 +238,6 @@ class PipelineFunctions(Construct):
             fn.add_to_role_policy(iam.PolicyStatement(
                 sid="ListAllowedDataBuckets", actions=["s3:ListBucket"],
                 resources=[f"arn:{partition}:s3:::{name}" for name in others],
-            ))  # fmt: skip
-        if bucket.encryption_key is not None:
-            fn.add_to_role_policy(iam.PolicyStatement(
-                sid="UseBucketKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],
-                resources=[bucket.encryption_key.key_arn],
             ))  # fmt: skip
 
     def _grant_bedrock(self, bedrock_role: iam.IRole, config: PipelineConfig) -> None:
@@ -344,28 +340,21 @@ class PipelineFunctions(Construct):
         ))  # fmt: skip
 
     def _grant_project_key(self, key: kms.IKey) -> None:
-        """With ``kmsKeyArn``: the bucket's objects and the custom models are under the project's key."""
+        """With ``kmsKeyArn`` the bucket's objects and the custom models are under the project's key. Every function
+        may already kms:Decrypt with it (its environment); here what writing and encrypting need on top."""
         bedrock_via = {"StringEquals": {"kms:ViaService": f"bedrock.{Stack.of(self).region}.amazonaws.com"}}
         s3_via = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}}
-        # S3 uses the key for these functions' reads (kms:Decrypt) and writes (kms:GenerateDataKey).
-        readers = (self.try_model, self.start_from_drop)
-        writers = (self.finish_run, self.notify_failure)
-        for fn in readers:
-            fn.add_to_role_policy(iam.PolicyStatement(sid="ReadUnderProjectKey", actions=["kms:Decrypt"],
-                                                      resources=[key.key_arn], conditions=s3_via))  # fmt: skip
-        for fn in writers:
+        # S3 generates a data key for each object these functions write (SSE-KMS).
+        for fn in (self.prepare_dataset, self.finish_run, self.notify_failure):
             fn.add_to_role_policy(iam.PolicyStatement(sid="WriteUnderProjectKey", actions=["kms:GenerateDataKey"],
                                                       resources=[key.key_arn], conditions=s3_via))  # fmt: skip
-        # "Encrypt a model" (customModelKmsKeyId): the identity that starts the job needs these four; whoever serves
-        # or invokes the model needs kms:Decrypt ("Allow access to an encrypted model",
-        # https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html).
+        # "Encrypt a model" (customModelKmsKeyId): the identity that starts the job needs kms:Decrypt (it has it),
+        # GenerateDataKey, DescribeKey and CreateGrant; whoever serves or invokes the model needs kms:Decrypt
+        # ("Allow access to an encrypted model", https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html).
         self.start_job.add_to_role_policy(iam.PolicyStatement(
             sid="EncryptTheCustomModel", resources=[key.key_arn], conditions=bedrock_via,
-            actions=["kms:Decrypt", "kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+            actions=["kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
         ))  # fmt: skip
-        for fn in (self.provision_throughput, self.deploy_on_demand, self.try_model):
-            fn.add_to_role_policy(iam.PolicyStatement(sid="UseTheCustomModel", actions=["kms:Decrypt"],
-                                                      resources=[key.key_arn], conditions=bedrock_via))  # fmt: skip
 
 
 def check_environment_size(settings: PipelineSettings) -> None:

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import contextlib
 import itertools
+import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -140,9 +141,46 @@ def deploy_evidence(world: OfflinePipeline) -> Evidence:
     return Evidence()
 
 
-def requirement_actions(grants: list[Grant]) -> set[tuple[str, str]]:
-    return {(g.principal, g.requirement.action) for g in grants}
+def key(ref: StatementRef) -> Any:
+    return (ref.role_arn, ref.policy, ref.index, json.dumps(ref.statement, sort_keys=True))
 
 
-__all__ = ["Evidence", "Requirement", "Scenario", "StatementRef", "deploy_evidence", "evidence", "needed",
-           "statements", "without"]  # fmt: skip
+def plan(open_world: Callable[..., Any], scenarios: Mapping[str, tuple[dict[str, Any], Scenario]],
+         wanted: Callable[[StatementRef], bool] = lambda ref: True) -> dict[str, list[StatementRef]]:  # fmt: skip
+    """scenario -> the (wanted) statements it is the first to need; fails naming any statement none needs.
+    ``open_world(**options)`` opens a world (a context manager) with the same bucket name every time, so a
+    statement reads the same in each."""
+    assigned: dict[str, list[StatementRef]] = {name: [] for name in scenarios}
+    claimed: set[Any] = set()
+    every: list[StatementRef] = []
+    for name, (options, scenario) in scenarios.items():
+        with open_world(**options) as world:
+            healthy = evidence(world, scenario, 0)
+            assert not healthy.problems, f"{name} is not healthy: {healthy.problems}"
+            grants = list(world.authorizer.grants)
+            every = [ref for ref in statements(world.deployment) if wanted(ref)]
+            for ref in every:
+                if key(ref) not in claimed and needed(world, grants, ref):
+                    claimed.add(key(ref))
+                    assigned[name].append(ref)
+    unneeded = [ref.label for ref in every if key(ref) not in claimed]
+    assert not unneeded, "statements no scenario needs (grant less, or add the scenario that needs them):\n" + \
+        "\n".join(unneeded)  # fmt: skip
+    return assigned
+
+
+def ablate(world: OfflinePipeline, scenario: Scenario, refs: list[StatementRef]) -> list[str]:
+    """Remove each statement in turn and run the scenario again: what did not fail naming the permission."""
+    silent = []
+    for attempt, ref in enumerate(refs, start=1):
+        with without(world.deployment, ref):
+            found = deploy_evidence(world)
+            if not found.problems:
+                found = evidence(world, scenario, attempt)
+        if not found.names_any(ref.actions):
+            silent.append(f"{ref.label}: {found.problems or 'nothing went wrong'}")
+    return silent
+
+
+__all__ = ["Evidence", "Requirement", "Scenario", "StatementRef", "ablate", "deploy_evidence", "evidence", "key",
+           "needed", "plan", "statements", "without"]  # fmt: skip

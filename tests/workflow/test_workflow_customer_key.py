@@ -75,3 +75,29 @@ def test_given_the_imported_key_does_not_admit_cloudwatch_when_a_run_fails_then_
     assert result.status == "FAILED"
     (notice,) = world.alarm_notices
     assert "CloudWatch Alarms does not have authorization to access the SNS topic encryption key" in notice["error"]
+
+
+def _uses_a_key(ref) -> bool:
+    return any(a.startswith("kms:") for a in ref.actions)
+
+
+def test_given_the_customer_key_when_each_kms_statement_is_removed_then_a_run_fails_naming_it(keyed, dataset_file):
+    # The statements only a kmsKeyArn deployment has (the rest: test_workflow_strictness.py).
+    from tests.support import strictness
+    from tests.workflow.test_workflow_strictness import SCENARIOS, bound
+
+    policy = {"Version": "2012-10-17", "Statement": [ROOT, CLOUDWATCH]}
+    scenarios = {name: SCENARIOS[name] for name in ("served by throughput", "dropped for on demand",
+                                                    "throughput fails")}  # fmt: skip
+
+    def open_world(**options):
+        return OfflinePipeline(synthesized=keyed, bucket_name="distill-keyed", key_policies={KEY: policy}, **options)
+
+    scenarios = bound(scenarios, dataset_file)
+    plan = strictness.plan(open_world, scenarios, wanted=_uses_a_key)
+    assert sum(len(refs) for refs in plan.values()) >= 15  # 12 environments, the writers, the encrypter, ...
+    silent = []
+    for name, refs in plan.items():
+        with open_world(**scenarios[name][0]) as world:
+            silent += strictness.ablate(world, scenarios[name][1], refs)
+    assert not silent, "removed, yet no run failed naming the permission:\n" + "\n".join(silent)

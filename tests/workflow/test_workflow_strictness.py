@@ -7,7 +7,6 @@ state machine's role and both EventBridge paths.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -79,30 +78,16 @@ SCENARIOS = {
 }
 
 
+def bound(scenarios: dict, dataset: Path) -> dict:
+    """The scenarios with their dataset bound: (options, (world, attempt) -> problems)."""
+    return {name: (options, lambda w, n, run=run: run(w, n, dataset)) for name, (options, run) in scenarios.items()}
+
+
 @pytest.fixture(scope="module")
 def plan(synthesized: SynthesizedApp, dataset_file: Path) -> dict[str, list[strictness.StatementRef]]:
     """scenario -> the statements it is the first to need (each statement once)."""
-    assigned: dict[str, list[strictness.StatementRef]] = {name: [] for name in SCENARIOS}
-    claimed: set[strictness.StatementRef] = set()
-    for name, (options, scenario) in SCENARIOS.items():
-        with OfflinePipeline(synthesized=synthesized, bucket_name=BUCKET, **options) as world:
-            healthy = strictness.evidence(world, lambda w, n, run=scenario: run(w, n, dataset_file), 0)
-            assert not healthy.problems, f"{name} is not healthy: {healthy.problems}"
-            grants = list(world.authorizer.grants)
-            for ref in strictness.statements(world.deployment):
-                if _key(ref) not in claimed and strictness.needed(world, grants, ref):
-                    claimed.add(_key(ref))
-                    assigned[name].append(ref)
-    plan_all = {_key(ref): ref for refs in assigned.values() for ref in refs}
-    with OfflinePipeline(synthesized=synthesized, bucket_name=BUCKET) as world:
-        unneeded = [ref.label for ref in strictness.statements(world.deployment) if _key(ref) not in plan_all]
-    assert not unneeded, "statements no scenario needs (grant less, or add the scenario that needs them):\n" + \
-        "\n".join(unneeded)  # fmt: skip
-    return assigned
-
-
-def _key(ref: strictness.StatementRef) -> Any:
-    return (ref.role_arn, ref.policy, ref.index, json.dumps(ref.statement, sort_keys=True))
+    return strictness.plan(lambda **o: OfflinePipeline(synthesized=synthesized, bucket_name=BUCKET, **o),
+                           bound(SCENARIOS, dataset_file))  # fmt: skip
 
 
 @pytest.fixture
@@ -121,15 +106,8 @@ def test_given_one_statement_removed_when_the_scenario_that_needs_it_runs_then_i
     scenario_world: OfflinePipeline, plan, request: pytest.FixtureRequest, dataset_file: Path
 ):
     name = request.node.callspec.params["scenario_world"]
-    scenario = SCENARIOS[name][1]
-    silent = []
-    for attempt, ref in enumerate(plan[name], start=1):
-        with strictness.without(scenario_world.deployment, ref):
-            found = strictness.deploy_evidence(scenario_world)
-            if not found.problems:
-                found = strictness.evidence(scenario_world, lambda w, n: scenario(w, n, dataset_file), attempt)
-        if not found.names_any(ref.actions):
-            silent.append(f"{ref.label}: {found.problems or 'nothing went wrong'}")
+    (_, scenario) = bound(SCENARIOS, dataset_file)[name]
+    silent = strictness.ablate(scenario_world, scenario, plan[name])
     assert not silent, "removed, yet the scenario did not fail naming the permission:\n" + "\n".join(silent)
 
 
