@@ -160,7 +160,7 @@ WILDCARD_REASONS = (
     WildcardReason(
         "Objects under one prefix of the project's bucket: keys are generated per run (run id), so the grant is "
         "scoped to the prefix the function or Bedrock role needs, not the bucket.",
-        reference=re.compile(r".+/(incoming|datasets|jobs|reports)/\*"),
+        reference=re.compile(r".+/(incoming|datasets|jobs|reports|waits)/\*"),
     ),
     WildcardReason(
         "Bedrock generates these resource ids when the job, throughput or deployment is created; the grant is "
@@ -190,7 +190,8 @@ WILDCARD_REASONS = (
         reference=re.compile(r"<Functions[A-Za-z0-9]+\.Arn>:\*"),
     ),
     WildcardReason(
-        "These actions accept no resource-level permission (X-Ray tracing; listing provisioned throughput).",
+        "These actions accept no resource-level permission (X-Ray tracing; listing provisioned throughput; "
+        "answering a task token).",
         reference=re.compile(r"\*"),
         only_actions=frozenset(
             {
@@ -199,6 +200,7 @@ WILDCARD_REASONS = (
                 "xray:GetSamplingRules",
                 "xray:GetSamplingTargets",
                 "bedrock:ListProvisionedModelThroughputs",
+                "states:SendTaskSuccess",
             }
         ),
     ),

@@ -39,6 +39,17 @@ class ThrottleRetry(Strict, frozen=True):
     max_delay_seconds: PositiveInt = 300
 
 
+class JobBackstop(Strict, frozen=True):
+    """How often a run looks at its job when no state-change event arrives (events are best effort)."""
+
+    first_hour_every_seconds: Annotated[int, msgspec.Meta(ge=60, le=3600)] = 600
+    every_seconds: Annotated[int, msgspec.Meta(ge=300, le=86_400)] = 1800
+
+    def __post_init__(self) -> None:
+        if 3600 % self.first_hour_every_seconds:
+            raise ValueError("jobBackstop.firstHourEverySeconds must divide an hour (e.g. 300, 600, 900)")
+
+
 class PipelineConfig(Strict, frozen=True):
     teacher_model_id: str = DEFAULT_TEACHER
     student_model_id: str = DEFAULT_STUDENT
@@ -59,7 +70,8 @@ class PipelineConfig(Strict, frozen=True):
         "amazon.nova-pro-v1:0:300k",
     )
     allowed_data_buckets: tuple[str, ...] = ()
-    polling: PollingPolicy = PollingPolicy()
+    polling: PollingPolicy = PollingPolicy()  # the serving loops (throughput, deployment)
+    job_backstop: JobBackstop = JobBackstop()
     throttle_retry: ThrottleRetry = ThrottleRetry()
     execution_timeout_hours: Annotated[int, msgspec.Meta(ge=1, le=8760)] = 336
     noncurrent_version_expiration_days: PositiveInt = 30
@@ -97,7 +109,7 @@ CONTEXT_KEYS: tuple[str, ...] = tuple(
     f.encode_name
     for f in msgspec.structs.fields(PipelineConfig)  # the camelCase names
 )
-_STRUCTURED = {"polling", "throttleRetry"}
+_STRUCTURED = {"polling", "throttleRetry", "jobBackstop"}
 _LISTS = {"allowedTeacherModels", "allowedStudentModels", "allowedDataBuckets"}
 
 

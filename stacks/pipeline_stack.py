@@ -28,7 +28,7 @@ class PipelineStack(Stack):
             topic_key=notifications.key, config=config,
         )
         workflow = DistillationWorkflow(self, "Workflow", functions=functions, throttle=config.throttle_retry,
-                                        default_system_prompt=config.system_prompt)  # fmt: skip
+                                        backstop=config.job_backstop, default_system_prompt=config.system_prompt)  # fmt: skip
 
         # Every event (cdk-nag SF1) but without execution data: the prompts and system prompt that travel in the
         # state stay out of CloudWatch (the execution history keeps them for 90 days anyway).
@@ -58,6 +58,7 @@ class PipelineStack(Stack):
             state_machine=self.state_machine,
             start_from_drop=functions.start_from_drop,
             notify_failure=functions.notify_failure,
+            job_state_changed=functions.job_state_changed,
             topic=notifications.topic,
         )
         self.topic = notifications.topic

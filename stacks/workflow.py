@@ -1,8 +1,12 @@
-"""The state machine: check settings, prepare the data, then submit -> wait -> check -> choice for the job, and
-the same loop again for whatever serves the model (provisioned throughput or an on-demand deployment).
+"""The state machine: check settings, prepare the data, start the job and wait for it to end, then
+submit -> wait -> check -> choice for whatever serves the model (provisioned throughput or an on-demand
+deployment).
 
-Each task returns the fields the next Choice or Wait reads (``status``, ``waitSeconds``); the growing wait
-comes from the handlers (distill.polling), so a job that runs for days adds few history events.
+The job's end comes by event: "Wait for the job to end" is a callback task whose token Bedrock's state-change
+event answers (distill.job_waits). Events are best effort, so the task times out after the backstop interval and
+is retried, each retry one look at the job: every ten minutes in the first hour, then every half hour. A retry
+adds four events to the history, so a seven-day job stays under 1,500 however its end is noticed. The serving
+loops' growing wait comes from the handlers (distill.polling).
 """
 
 from __future__ import annotations
@@ -15,7 +19,7 @@ from aws_cdk import aws_stepfunctions as sfn
 from aws_cdk import aws_stepfunctions_tasks as tasks
 from constructs import Construct
 
-from stacks.config import ThrottleRetry
+from stacks.config import JobBackstop, ThrottleRetry
 from stacks.constructs.functions import PipelineFunctions
 
 # Transient Lambda service errors (the CDK's default retry is turned off so ours is the only one).
@@ -27,6 +31,8 @@ LAMBDA_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 THROTTLED = "BedrockThrottled"  # distill.errors.BedrockThrottled; every other error fails the run at once
+TIMEOUT = "States.Timeout"
+MAX_ATTEMPTS = 99_999_999  # Step Functions' largest MaxAttempts: the backstop looks until the job ends
 EXECUTION = {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"}}
 RUN = {"run.$": "$.run"}
 RUN_AND_JOB = {**RUN, "job.$": "$.job"}
@@ -35,7 +41,7 @@ RUN_AND_SERVING = {**RUN, "serving.$": "$.serving"}
 
 class DistillationWorkflow(Construct):
     def __init__(self, scope: Construct, id: str, *, functions: PipelineFunctions, throttle: ThrottleRetry,
-                 default_system_prompt: str = "") -> None:  # fmt: skip
+                 backstop: JobBackstop, default_system_prompt: str = "") -> None:  # fmt: skip
         super().__init__(scope, id)
         fn, task = functions, _TaskMaker(self, throttle)
 
@@ -45,8 +51,12 @@ class DistillationWorkflow(Construct):
         check_settings = task("Check run settings", fn.check_run_settings, settings_input)  # output: {"run": ...}
         prepare = task("Prepare dataset", fn.prepare_dataset, RUN, "$.dataset")
         start_job = task("Start distillation job", fn.start_job, RUN, "$.job", bedrock=True)
-        wait_job = sfn.Wait(self, "Wait for the job", time=sfn.WaitTime.seconds_path("$.job.waitSeconds"))
-        check_job = task("Check distillation job", fn.check_job, RUN_AND_JOB, "$.job", bedrock=True)
+        # The job's end by event, with a look at the job as the backstop (first hour, then every half hour).
+        wait_first_hour = task.callback("Wait for the job to end (first hour)", fn.await_job, RUN_AND_JOB, "$.job",
+                                        every_seconds=backstop.first_hour_every_seconds,
+                                        attempts=3600 // backstop.first_hour_every_seconds - 1)  # fmt: skip
+        wait_job = task.callback("Wait for the job to end", fn.await_job, RUN_AND_JOB, "$.job",
+                                 every_seconds=backstop.every_seconds, attempts=MAX_ATTEMPTS)  # fmt: skip
 
         # Both serving loops keep their state in $.serving; its modelId is what "Try the distilled model" calls.
         provision = task("Create provisioned throughput", fn.provision_throughput, RUN_AND_JOB, "$.serving",
@@ -105,7 +115,10 @@ class DistillationWorkflow(Construct):
             .otherwise(self._fail("Unexpected job status", "UnexpectedJobStatus"))
         )  # fmt: skip
 
-        self.definition = check_settings.next(prepare).next(start_job).next(wait_job).next(check_job).next(job_finished)
+        wait_first_hour.add_catch(wait_job, errors=[TIMEOUT], result_path=sfn.JsonPath.DISCARD)
+        wait_first_hour.next(job_finished)
+        wait_job.next(job_finished)
+        self.definition = check_settings.next(prepare).next(start_job).next(wait_first_hour)
 
     def _fail(self, name: str, error: str, cause_path: str | None = None) -> sfn.Fail:
         return sfn.Fail(self, name, error=error, cause_path=cause_path)
@@ -128,11 +141,31 @@ class _TaskMaker:
         step.add_retry(errors=LAMBDA_ERRORS, interval=Duration.seconds(2), max_attempts=6, backoff_rate=2,
                        max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
         if bedrock:
-            t = self.throttle
-            step.add_retry(errors=[THROTTLED], interval=Duration.seconds(t.interval_seconds),
-                           max_attempts=t.max_attempts, backoff_rate=t.backoff_rate,
-                           max_delay=Duration.seconds(t.max_delay_seconds), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
+            self._throttle_retry(step)
         return step
+
+    def callback(self, name: str, function: lambda_.Function, payload: dict[str, Any], result_path: str, *,
+                 every_seconds: int, attempts: int) -> tasks.LambdaInvoke:  # fmt: skip
+        """A task that waits for its token (``token`` in the payload) for ``every_seconds``; a timeout is retried
+        ``attempts`` times, each retry invoking the function again (one more look)."""
+        step = tasks.LambdaInvoke(
+            self.scope, name, lambda_function=function, result_path=result_path,
+            integration_pattern=sfn.IntegrationPattern.WAIT_FOR_TASK_TOKEN, retry_on_service_exceptions=False,
+            payload=sfn.TaskInput.from_object({**payload, "token": sfn.JsonPath.task_token}),
+            task_timeout=sfn.Timeout.duration(Duration.seconds(every_seconds)),
+        )  # fmt: skip
+        # Retried in place (no state re-entered): four history events per look.
+        step.add_retry(errors=[TIMEOUT], interval=Duration.seconds(1), max_attempts=attempts, backoff_rate=1)
+        step.add_retry(errors=LAMBDA_ERRORS, interval=Duration.seconds(2), max_attempts=6, backoff_rate=2,
+                       max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
+        self._throttle_retry(step)
+        return step
+
+    def _throttle_retry(self, step: tasks.LambdaInvoke) -> None:
+        t = self.throttle
+        step.add_retry(errors=[THROTTLED], interval=Duration.seconds(t.interval_seconds),
+                       max_attempts=t.max_attempts, backoff_rate=t.backoff_rate,
+                       max_delay=Duration.seconds(t.max_delay_seconds), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
 
 
 def _status(path: str, *values: str) -> sfn.Condition:

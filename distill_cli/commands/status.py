@@ -16,7 +16,9 @@ from typing import Any
 
 from distill import clock
 
-JOB_STATE = "Check distillation job"
+# The states whose result is the job at $.job: the waits for its end ("Check distillation job" in earlier
+# versions of the state machine). While a run waits, each look at the job is in a TaskSubmitted event.
+JOB_STATES = ("Wait for the job to end (first hour)", "Wait for the job to end", "Check distillation job")
 # The states that check what serves the model, and how the status line names it. Their result is at $.serving
 # (at $.throughput in earlier versions of the state machine).
 SERVING_STATES = {"Check provisioned throughput": "throughput", "Check the deployment": "deployment"}
@@ -103,11 +105,14 @@ def look(execution_arn: str) -> RunStatus:
         entered = event.get("stateEnteredEventDetails")
         if entered and not state:
             state = entered["name"]
+        looked = event.get("taskSubmittedEventDetails")
+        if looked and not job:  # the latest look at the job while the run waits for its end
+            job = str(_json_object(json.dumps(_json_object(looked.get("output")).get("Payload"))).get("status") or "")
         exited = event.get("stateExitedEventDetails")
         if not exited:
             continue
         result = _json_object(exited.get("output"))
-        if exited["name"] == JOB_STATE and not job:
+        if exited["name"] in JOB_STATES and not job:
             found = _json_object(json.dumps(result.get("job")))
             job = str(found.get("status") or "")
             phases = _phases(found.get("statusDetails"))

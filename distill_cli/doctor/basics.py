@@ -11,8 +11,9 @@ from distill_cli.access import Requirement
 # Handler modules of the functions (stacks/constructs/functions.py HANDLERS), the Bedrock service role and the
 # state machine's role: every role a run uses.
 HANDLER_MODULES = (
-    "check_run_settings", "prepare_dataset", "start_job", "check_job", "provision_throughput", "check_throughput",
+    "check_run_settings", "prepare_dataset", "start_job", "await_job", "provision_throughput", "check_throughput",
     "deploy_on_demand", "check_deployment", "try_model", "finish_run", "start_from_drop", "notify_failure",
+    "job_state_changed",
 )  # fmt: skip
 BEDROCK_ROLE = "bedrock_service_role"
 STATE_MACHINE_ROLE = "state_machine"

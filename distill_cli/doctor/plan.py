@@ -16,7 +16,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from distill import bedrock, drops
+from distill import bedrock, drops, job_waits
 from distill.locations import S3Location
 from distill.run_request import ResolvedRun, parse_request, resolve
 from distill.settings import PipelineSettings
@@ -160,8 +160,22 @@ class RunPlan:
         return [Call("bedrock", "CreateModelCustomizationJob", request),
                 Call("bedrock", "GetModelCustomizationJob", {"jobIdentifier": self.run.job_name})]  # fmt: skip
 
-    def _check_job(self) -> list[Call]:
-        return [Call("bedrock", "GetModelCustomizationJob", {"jobIdentifier": self.job_arn})]
+    @property
+    def _token_key(self) -> str:
+        return job_waits.token_location(self.settings, self.job_arn).key
+
+    def _await_job(self) -> list[Call]:
+        # Keeps the task token, looks at the job; answers the token itself when the job has ended.
+        return [self._s3("PutObject", self._token_key),
+                Call("bedrock", "GetModelCustomizationJob", {"jobIdentifier": self.job_arn}),
+                Call("stepfunctions", "SendTaskSuccess", {"taskToken": "token", "output": "{}"}),
+                self._s3("DeleteObject", self._token_key)]  # fmt: skip
+
+    def _job_state_changed(self) -> list[Call]:
+        return [self._list(self._token_key), self._s3("GetObject", self._token_key),
+                Call("bedrock", "GetModelCustomizationJob", {"jobIdentifier": self.job_arn}),
+                Call("stepfunctions", "SendTaskSuccess", {"taskToken": "token", "output": "{}"}),
+                self._s3("DeleteObject", self._token_key)]  # fmt: skip
 
     def _provision_throughput(self) -> list[Call]:
         plan = self.run.provisioned_throughput
@@ -206,6 +220,7 @@ class RunPlan:
     def _notify_failure(self) -> list[Call]:
         pt = self.throughput_arn
         return [Call("stepfunctions", "GetExecutionHistory", {"executionArn": self.run.execution_arn}),
+                self._s3("DeleteObject", self._token_key),
                 Call("bedrock", "ListProvisionedModelThroughputs", {}),
                 Call("bedrock", "ListTagsForResource", {"resourceARN": pt}),
                 Call("bedrock", "DeleteProvisionedModelThroughput", {"provisionedModelId": pt}),

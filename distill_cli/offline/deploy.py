@@ -92,6 +92,16 @@ def deploy(world: OfflinePipeline) -> None:
                                                bucket_keys=bucket_keys, role_problem=authorizer.role_problem,
                                                caller_problem=authorizer.caller_problem, **world.bedrock_options)  # fmt: skip
     world.runtime = runtime = SimulatedBedrockRuntime(bedrock)
+    bedrock.later = scheduler.call_later
+
+    def job_event(job_arn: str, detail: dict[str, Any]) -> None:
+        world.job_events_sent += 1
+        if world.job_events:
+            event = event_envelope("aws.bedrock", "Model Customization Job State Change", [job_arn], detail,
+                                   account=ACCOUNT, region=REGION, at=scheduler.now())  # fmt: skip
+            world.bus.put(event)
+
+    bedrock.on_job_event = job_event
     authorizer.bedrock_tags = _BedrockTags(bedrock)
 
     world.sfn = sfn = SimulatedStepFunctions(scheduler, _MachineLambdas(runner, authorizer, machine.role_arn),

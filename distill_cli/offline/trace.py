@@ -105,18 +105,21 @@ def facts(result: Any) -> str:
         if result.get("status") == "Creating":
             text += f"; next check in {result.get('waitSeconds')}s"
         return text
+    if "resumed" in result:  # the job's state-change event reached its target
+        return f"resumed the waiting run ({result.get('status')})" if result["resumed"] else str(result.get("reason"))
+    if "answered" in result and "status" in result:  # "Wait for the job to end" looked at the job
+        said = "answered its own token" if result["answered"] else "waiting for its end"
+        return f"looked at the job: {result['status']}; {said}"
     if "jobArn" in result:
         if not result.get("checks"):
-            return f"job {result['jobArn']} started; first check in {result.get('waitSeconds')}s"
-        text = f"job {result.get('status')} (check {result.get('checks')}"
+            return f"job {result['jobArn']} started; its end comes by event, or by a look at the backstop"
+        text = f"job {result.get('status')}"
         detail = phases(result.get("statusDetails"))
-        text += f": {detail})" if detail else ")"
+        text += f" ({detail})" if detail else ""
         if result.get("failureMessage"):
             text += f": {result['failureMessage']}"
         elif result.get("outputModelArn"):
             text += f" -> custom model {result['outputModelArn']}"
-        elif result.get("status") in ("InProgress", "Stopping"):
-            text += f"; next check in {result.get('waitSeconds')}s"
         return text
     # A result this trace does not know: its short scalar fields.
     shown = [f"{k}={v}" for k, v in result.items() if isinstance(v, str | int | float | bool) and len(str(v)) <= 120]
@@ -144,6 +147,7 @@ class Trace:
         self.attempts = 0
         self.result: Any = None
         self.pending_choice: tuple[float, str] | None = None
+        self.backstop = False  # the last attempt of a callback task timed out (the backstop looks again)
 
     def _elapsed(self, event: Mapping[str, Any]) -> float:
         stamp = event.get("timestamp")
@@ -179,14 +183,19 @@ class Trace:
                 lines.append(self._line(at, "<", f"{name}  {said}" if said else name))
         elif kind in ("LambdaFunctionScheduled", "TaskScheduled"):
             self.attempts += 1
-            if self.attempts > 1:
+            if self.attempts > 1 and not self.backstop:
                 lines.append(self._line(at, "~", f"retry {self.attempts - 1}: {self.state} again"))
+            self.backstop = False
+        elif kind == "TaskSubmitted":  # a callback task's function returned; the task waits for its token
+            said = facts(_payload(_json(details.get("output"))))
+            if said:
+                lines.append(self._line(at, "·", f"{self.state}: {said}"))
+        elif kind == "TaskTimedOut" and details.get("error") == "States.Timeout" and self._waits_for_token():
+            # The backstop: no event within the task's timeout; the retry looks at the job again.
+            self.backstop = True
+            lines.append(self._line(at, "~", f"{self.state}: no event yet; looking again"))
         elif kind in ("LambdaFunctionSucceeded", "TaskSucceeded"):
-            result = _json(details.get("output"))
-            # lambda:invoke without payloadResponseOnly wraps the result in Payload.
-            if isinstance(result, Mapping) and "Payload" in result and "StatusCode" in result:
-                result = result["Payload"]
-            self.result = result
+            self.result = _payload(_json(details.get("output")))
         elif kind in ("LambdaFunctionFailed", "TaskFailed", "LambdaFunctionTimedOut", "TaskTimedOut",
                       "LambdaFunctionScheduleFailed", "LambdaFunctionStartFailed", "TaskSubmitFailed"):  # fmt: skip
             what = error_text(str(details.get("error", kind)), str(details.get("cause", "")))
@@ -201,6 +210,9 @@ class Trace:
                 verb = {"ExecutionFailed": "failed", "ExecutionTimedOut": "timed out"}.get(kind, "aborted")
                 lines.append(self._line(at, "*", f"execution {verb}: {_short(what)}"))
         return lines
+
+    def _waits_for_token(self) -> bool:
+        return str(self.states.get(self.state, {}).get("Resource", "")).endswith(".waitForTaskToken")
 
     def _entering(self, name: str, state_input: Any) -> str:
         state = self.states.get(name, {})
@@ -225,6 +237,13 @@ def clock_text(seconds: float) -> str:
     whole = int(seconds)
     hours, rest = divmod(whole, 3600)
     return f"{hours}h{rest // 60:02d}m{rest % 60:02d}s" if hours else f"{rest // 60}m{rest % 60:02d}s"
+
+
+def _payload(result: Any) -> Any:
+    """lambda:invoke without payloadResponseOnly wraps the function's result in Payload."""
+    if isinstance(result, Mapping) and "Payload" in result and "StatusCode" in result:
+        return result["Payload"]
+    return result
 
 
 def _compact(text: Any, limit: int = 160) -> str:

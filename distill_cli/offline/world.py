@@ -53,7 +53,8 @@ class OfflinePipeline:
     """The synthesized pipeline in a simulated account. Bedrock options go to the simulated Bedrock
     (job_outcome, job_checks or job_seconds, throughput_fails, throughput_checks, deployment_fails, deployment_checks);
     ``context`` overrides the CDK context; ``key_policies`` gives imported KMS keys their policies;
-    ``real_time`` runs on the system clock instead of the virtual one."""
+    ``real_time`` runs on the system clock instead of the virtual one; ``job_events=False`` loses Bedrock's job
+    state-change events (best effort in AWS), so only the backstop notices a job's end."""
 
     # Set by distill_cli.offline.deploy when the world comes up.
     scheduler: Scheduler
@@ -72,7 +73,8 @@ class OfflinePipeline:
                  throughput_checks: int = 2, deployment_fails: bool = False, deployment_checks: int = 2,
                  context: Mapping[str, Any] | None = None, synthesized: SynthesizedApp | None = None,
                  bucket_name: str | None = None, on_trace: Callable[[str], None] | None = None,
-                 real_time: bool = False, key_policies: Mapping[str, Mapping[str, Any]] | None = None) -> None:  # fmt: skip
+                 real_time: bool = False, key_policies: Mapping[str, Mapping[str, Any]] | None = None,
+                 job_events: bool = True) -> None:  # fmt: skip
         self.synth = synthesized or synthesize(context)
         self.bedrock_options: dict[str, Any] = {
             "job_outcome": job_outcome, "job_checks": job_checks, "job_seconds": job_seconds,
@@ -87,6 +89,8 @@ class OfflinePipeline:
         self._stack = contextlib.ExitStack()
         self.alarm_notices: list[dict[str, str]] = []
         self.quiet_keys: set[str] = set()
+        self.job_events = job_events  # False: Bedrock's job state-change events are lost (they are best effort)
+        self.job_events_sent = 0
         self.telemetry_lost: list[str] = []
         self.notices: list[dict[str, str]] = []  # what the functions and the alarms published to SNS  # logs and traces a role could not send (see service_roles)  # uploads whose Object Created event is held back (see upload)  # what the alarm tried to publish, and whether it could
 

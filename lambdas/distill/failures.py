@@ -12,14 +12,16 @@ failed run's deployment costs nothing while unused (`distill cleanup` lists and 
 
 from __future__ import annotations
 
+import contextlib
 import json
 from typing import Any
 
-from distill import aws, bedrock, naming, summary
+from distill import aws, bedrock, job_waits, naming, summary
 from distill.locations import RunLocations
 from distill.settings import PipelineSettings
 
 RUN_ID_TAG = "distill:run-id"
+START_JOB_STATE = "Start distillation job"  # stacks/workflow.py
 
 
 def failed_state(execution_arn: str) -> tuple[str, str, str]:
@@ -40,6 +42,18 @@ def failed_state(execution_arn: str) -> tuple[str, str, str]:
     return "", error, cause
 
 
+def started_job(execution_arn: str) -> str:
+    """The ARN of the job the run started ("" when it started none), from the oldest events of its history."""
+    sfn = aws.client("stepfunctions")
+    events = sfn.get_execution_history(executionArn=execution_arn, maxResults=100)["events"]
+    for event in events:
+        exited = event.get("stateExitedEventDetails") or {}
+        if exited.get("name") == START_JOB_STATE:
+            with contextlib.suppress(ValueError, TypeError, AttributeError):
+                return str(json.loads(exited.get("output") or "{}").get("job", {}).get("jobArn") or "")
+    return ""
+
+
 def console_url(execution_arn: str) -> str:
     region = execution_arn.split(":")[3]
     return f"https://{region}.console.aws.amazon.com/states/home?region={region}#/v2/executions/details/{execution_arn}"
@@ -52,6 +66,9 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
     error, cause = detail.get("error") or error, detail.get("cause") or cause
     places = RunLocations(settings.bucket_name, settings.layout, naming.run_id(name, arn))
     guarded = _stop_throughput_of(naming.run_id(name, arn))
+    job_arn = started_job(arn)
+    if job_arn:
+        job_waits.forget(settings, job_arn)  # a run that ended while it waited leaves no token behind
     report = summary.failure_summary(detail, state, error, cause, places.reports.uri)
     report["throughputDeleted"] = guarded
     aws.client("s3").put_object(

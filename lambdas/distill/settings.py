@@ -37,9 +37,11 @@ class BucketLayout(Strict, frozen=True):
     datasets_prefix: str = "datasets/"
     jobs_prefix: str = "jobs/"
     reports_prefix: str = "reports/"
+    # A run waiting for its job keeps its task token here, where the job's state-change event finds it.
+    waits_prefix: str = "waits/"
 
     def __post_init__(self) -> None:
-        for name in ("drop_prefix", "datasets_prefix", "jobs_prefix", "reports_prefix"):
+        for name in ("drop_prefix", "datasets_prefix", "jobs_prefix", "reports_prefix", "waits_prefix"):
             value = getattr(self, name)
             if not value.endswith("/") or value.startswith("/"):
                 raise ValueError(f"{name} must look like 'name/' (got {value!r})")

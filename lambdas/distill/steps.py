@@ -76,17 +76,12 @@ def prepare_dataset(run: ResolvedRun, settings: PipelineSettings) -> dict[str, A
 def start_job(run: ResolvedRun, settings: PipelineSettings) -> dict[str, Any]:
     """State "Start distillation job"."""
     job_arn = bedrock.start_distillation_job(run, settings.bedrock_role_arn, settings.custom_model_kms_key_arn)
-    return {
-        "jobArn": job_arn,
-        "status": "InProgress",
-        "checks": 0,
-        "waitSeconds": polling.next_wait_seconds(0, settings.polling),
-        "startedAt": int(clock.now()),
-    }
+    return {"jobArn": job_arn, "status": "InProgress", "checks": 0, "startedAt": int(clock.now())}
 
 
-def check_job(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
-    """State "Check distillation job": the job's status and what the next wait should be."""
+def job_snapshot(job: dict[str, Any], output_uri: str, settings: PipelineSettings) -> dict[str, Any]:
+    """``job`` (the state's ``$.job``) updated from one GetModelCustomizationJob (distill.job_waits looks with it
+    when a run starts or keeps waiting, and when the job's state-change event arrives)."""
     snapshot = bedrock.describe_job(job["jobArn"])
     checks = int(job.get("checks", 0)) + 1
     failure = _failure_message(snapshot.status, snapshot.failure_message, polling.job_phase, "the distillation job")
@@ -96,10 +91,9 @@ def check_job(run: ResolvedRun, job: dict[str, Any], settings: PipelineSettings)
         "failureMessage": failure,
         "outputModelArn": snapshot.output_model_arn,
         "statusDetails": snapshot.status_details,
-        "outputUri": snapshot.output_uri or run.output_uri,
+        "outputUri": snapshot.output_uri or output_uri,
         "endTime": snapshot.end_time,
         "checks": checks,
-        "waitSeconds": polling.next_wait_seconds(checks, settings.polling),
     }
 
 

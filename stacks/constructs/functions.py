@@ -38,7 +38,7 @@ HANDLERS = {
     # Converts and validates up to 1 GB of JSONL: the only long, memory-hungry step.
     "prepare_dataset": FunctionSpec(timeout_minutes=15, memory_mb=1024),
     "start_job": FunctionSpec(),
-    "check_job": FunctionSpec(),
+    "await_job": FunctionSpec(),
     "provision_throughput": FunctionSpec(),
     "check_throughput": FunctionSpec(),
     "deploy_on_demand": FunctionSpec(),
@@ -48,6 +48,7 @@ HANDLERS = {
     # Outside the state machine: EventBridge targets.
     "start_from_drop": FunctionSpec(),
     "notify_failure": FunctionSpec(),
+    "job_state_changed": FunctionSpec(),
 }
 
 FUNCTION_CHECKOV_REASONS = {
@@ -109,6 +110,7 @@ class PipelineFunctions(Construct):
         self._grant_prepare(bucket, config)
         self._grant_bedrock(bedrock_role, config)
         self._grant_operations(bucket, topic, config)
+        self._grant_job_waits(bucket, config)
         if self.key is not None:
             self._grant_project_key(self.key)
 
@@ -126,8 +128,12 @@ class PipelineFunctions(Construct):
         return self.by_module["start_job"]
 
     @property
-    def check_job(self) -> lambda_.Function:
-        return self.by_module["check_job"]
+    def await_job(self) -> lambda_.Function:
+        return self.by_module["await_job"]
+
+    @property
+    def job_state_changed(self) -> lambda_.Function:
+        return self.by_module["job_state_changed"]
 
     @property
     def provision_throughput(self) -> lambda_.Function:
@@ -259,9 +265,10 @@ class PipelineFunctions(Construct):
             sid="PassTheBedrockRole", actions=["iam:PassRole"], resources=[bedrock_role.role_arn],
             conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
         ))  # fmt: skip
-        self.check_job.add_to_role_policy(iam.PolicyStatement(
-            sid="CheckDistillationJobs", actions=["bedrock:GetModelCustomizationJob"], resources=[jobs],
-        ))  # fmt: skip
+        for fn in (self.await_job, self.job_state_changed):
+            fn.add_to_role_policy(iam.PolicyStatement(
+                sid="CheckDistillationJobs", actions=["bedrock:GetModelCustomizationJob"], resources=[jobs],
+            ))  # fmt: skip
         # The Service Authorization Reference lists custom-model and foundation-model for this action: the custom
         # model is what we provision, its base (an allowed student) is named too, so either reading holds.
         students = sorted({arn for model in (*config.allowed_student_models, config.student_model_id)
@@ -339,13 +346,36 @@ class PipelineFunctions(Construct):
             conditions={"StringEquals": {f"aws:ResourceTag/{marker_key}": marker_value}},
         ))  # fmt: skip
 
+    def _grant_job_waits(self, bucket: s3.IBucket, config: PipelineConfig) -> None:
+        """The run's task token waits under waits/ for the job's state-change event (distill.job_waits)."""
+        waits = config.layout.waits_prefix
+        tokens = bucket.arn_for_objects(f"{waits}*")
+        self.await_job.add_to_role_policy(iam.PolicyStatement(
+            sid="KeepTheWaitingToken", actions=["s3:PutObject", "s3:DeleteObject"], resources=[tokens],
+        ))  # fmt: skip
+        self.job_state_changed.add_to_role_policy(iam.PolicyStatement(
+            sid="FindTheWaitingToken", actions=["s3:GetObject", "s3:DeleteObject"], resources=[tokens],
+        ))  # fmt: skip
+        self.job_state_changed.add_to_role_policy(iam.PolicyStatement(
+            sid="ListWaitingTokens", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+            conditions={"StringLike": {"s3:prefix": [f"{waits}*"]}},
+        ))  # fmt: skip
+        self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+            sid="ForgetTheWaitingToken", actions=["s3:DeleteObject"], resources=[tokens],
+        ))  # fmt: skip
+        # Task-token calls take no resource ARN (Service Authorization Reference): "*" is the only resource.
+        for fn in (self.await_job, self.job_state_changed):
+            fn.add_to_role_policy(iam.PolicyStatement(
+                sid="AnswerTheWaitingRun", actions=["states:SendTaskSuccess"], resources=["*"],
+            ))  # fmt: skip
+
     def _grant_project_key(self, key: kms.IKey) -> None:
         """With ``kmsKeyArn`` the bucket's objects and the custom models are under the project's key. Every function
         may already kms:Decrypt with it (its environment); here what writing and encrypting need on top."""
         bedrock_via = {"StringEquals": {"kms:ViaService": f"bedrock.{Stack.of(self).region}.amazonaws.com"}}
         s3_via = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}}
         # S3 generates a data key for each object these functions write (SSE-KMS).
-        for fn in (self.prepare_dataset, self.finish_run, self.notify_failure):
+        for fn in (self.prepare_dataset, self.finish_run, self.notify_failure, self.await_job):
             fn.add_to_role_policy(iam.PolicyStatement(sid="WriteUnderProjectKey", actions=["kms:GenerateDataKey"],
                                                       resources=[key.key_arn], conditions=s3_via))  # fmt: skip
         # "Encrypt a model" (customModelKmsKeyId): the identity that starts the job needs kms:Decrypt (it has it),

@@ -73,6 +73,7 @@ class RunTriggers(Construct):
         state_machine: sfn.IStateMachine,
         start_from_drop: lambda_.IFunction,
         notify_failure: lambda_.IFunction,
+        job_state_changed: lambda_.IFunction,
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
@@ -90,7 +91,7 @@ class RunTriggers(Construct):
         # EventBridge invokes a function asynchronously: a function error is Lambda's to retry (twice), and then
         # the event goes to the on-failure destination -- the rule's dead-letter queue never sees it
         # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
-        for function in (start_from_drop, notify_failure):
+        for function in (start_from_drop, notify_failure, job_state_changed):
             function.configure_async_invoke(on_failure=_QueueDestination(self.undelivered), retry_attempts=2,
                                             max_event_age=Duration.hours(6))  # fmt: skip
         skip_checkov(
@@ -126,6 +127,17 @@ class RunTriggers(Construct):
                 },
             ),
             targets=[self._target(notify_failure, max_age=Duration.hours(6))],
+        )
+        events.Rule(
+            self,
+            "JobEnded",
+            description="A Bedrock customization job ended: resume the run waiting for it (if one is)",
+            event_pattern=events.EventPattern(
+                source=["aws.bedrock"],
+                detail_type=["Model Customization Job State Change"],
+                detail={"jobStatus": ["Completed", "Failed", "Stopped"]},
+            ),
+            targets=[self._target(job_state_changed, max_age=Duration.hours(6))],
         )
         ended_badly = cloudwatch.MathExpression(
             label="Runs that failed, timed out or were aborted",

@@ -35,7 +35,7 @@ def test_given_default_config_when_synthesized_with_cdk_nag_then_no_finding_is_l
 
 def test_given_a_wildcard_nobody_justified_when_synthesized_then_cdk_nag_fails_the_synth_and_names_it(tmp_path):
     app, _, pipeline = build_app(dict(SKIP_BUNDLING), outdir=str(tmp_path))
-    pipeline.functions.check_job.add_to_role_policy(
+    pipeline.functions.await_job.add_to_role_policy(
         iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::somebody-elses-bucket/*"])
     )
     with pytest.raises(RuntimeError, match=r"AwsSolutions-IAM5\[Resource::arn:aws:s3:::somebody-elses-bucket/\*\]"):
@@ -46,7 +46,7 @@ def test_given_a_wildcard_nobody_justified_when_synthesized_then_cdk_nag_fails_t
 
 def test_given_a_wildcard_action_when_synthesized_then_cdk_nag_fails_the_synth(tmp_path):
     app, _, pipeline = build_app(dict(SKIP_BUNDLING), outdir=str(tmp_path))
-    pipeline.functions.check_job.add_to_role_policy(
+    pipeline.functions.await_job.add_to_role_policy(
         iam.PolicyStatement(actions=["bedrock:*"], resources=["arn:aws:bedrock:us-east-1:123456789012:custom-model/x"])
     )
     with pytest.raises(RuntimeError, match=r"Action::bedrock:\*"):
@@ -124,7 +124,7 @@ def _covered(resource: str, actions: set[str]) -> bool:
         ("arn:<AWS::Partition>:s3:::raw-data-a/*", {"s3:GetObject"}),
         ("DistillData:ExportsOutputFnGetAttBucket83908E77Arn063C8555/datasets/*", {"s3:GetObject"}),
         ("<Bucket83908E77.Arn>/reports/*", {"s3:PutObject"}),
-        ("<FunctionsCheckJobD8BCF94E.Arn>:*", {"lambda:InvokeFunction"}),
+        ("<FunctionsAwaitJobD8BCF94E.Arn>:*", {"lambda:InvokeFunction"}),
         ("*", {"xray:PutTraceSegments", "xray:PutTelemetryRecords"}),
     ],
 )

@@ -89,10 +89,10 @@ def test_given_wildcards_in_a_foreign_account_region_or_bucket_when_synthesized_
         "arn:aws-cn:bedrock:eu-west-1:123456789012:custom-model-deployment/*",  # another partition
         "arn:aws:bedrock:eu-west-1:123456789012:guardrail/*",  # a resource type nobody reasoned about
     ]
-    pipeline.functions.check_job.add_to_role_policy(
+    pipeline.functions.await_job.add_to_role_policy(
         iam.PolicyStatement(actions=["bedrock:GetCustomModel"], resources=foreign)
     )
-    pipeline.functions.check_job.add_to_role_policy(  # a bucket nobody allow-listed
+    pipeline.functions.await_job.add_to_role_policy(  # a bucket nobody allow-listed
         iam.PolicyStatement(actions=["s3:GetObject"], resources=["arn:aws:s3:::somebody-elses-bucket/*"])
     )
     with pytest.raises(RuntimeError) as failed:

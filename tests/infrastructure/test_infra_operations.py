@@ -113,11 +113,11 @@ def test_given_default_config_when_synthesized_then_event_driven_functions_keep_
     (queue,) = synth.resources("AWS::SQS::Queue")
     configs = synth.resources("AWS::Lambda::EventInvokeConfig").values()
     assert sorted(c["Properties"]["FunctionName"]["Ref"][:-8] for c in configs) == [
-        "FunctionsNotifyFailure", "FunctionsStartFromDrop"]  # fmt: skip
+        "FunctionsJobStateChanged", "FunctionsNotifyFailure", "FunctionsStartFromDrop"]  # fmt: skip
     for config in configs:
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue, "Arn"]}
         assert config["Properties"]["MaximumRetryAttempts"] == 2
-    for function in ("StartFromDrop", "NotifyFailure"):
+    for function in ("StartFromDrop", "NotifyFailure", "JobStateChanged"):
         sends = [s for s in synth.statements(f"Functions{function}Role") if "sqs:SendMessage" in s["Action"]]
         assert [s["Action"] for s in sends] == [["sqs:SendMessage"]]
     # And something in that queue tells the topic.
@@ -126,3 +126,13 @@ def test_given_default_config_when_synthesized_then_event_driven_functions_keep_
              if a["Properties"].get("Namespace") == "AWS/SQS"]  # fmt: skip
     assert len(stuck) == 1 and stuck[0]["AlarmActions"] == [{"Ref": topic}]
     assert stuck[0]["Dimensions"][0]["Value"] == {"Fn::GetAtt": [queue, "QueueName"]}
+
+
+def test_given_default_config_when_synthesized_then_bedrock_job_ends_reach_the_waiting_run(synth):
+    (rule,) = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()
+               if r["Properties"]["EventPattern"].get("source") == ["aws.bedrock"]]  # fmt: skip
+    assert rule["EventPattern"] == {"source": ["aws.bedrock"], "detail-type": ["Model Customization Job State Change"],
+                                    "detail": {"jobStatus": ["Completed", "Failed", "Stopped"]}}  # fmt: skip
+    (target,) = rule["Targets"]
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("FunctionsJobStateChanged")
+    assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] == next(iter(synth.resources("AWS::SQS::Queue")))

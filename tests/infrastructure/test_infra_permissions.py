@@ -92,14 +92,22 @@ def test_given_default_config_when_synthesized_then_each_function_reaches_only_i
     }
     assert s3_roles == {
         "BedrockServiceRole", "FunctionsPrepareDatasetRole", "FunctionsTryModelRole", "FunctionsFinishRunRole",
-        "FunctionsNotifyFailureRole", "FunctionsStartFromDropRole",
+        "FunctionsNotifyFailureRole", "FunctionsStartFromDropRole", "FunctionsAwaitJobRole",
+        "FunctionsJobStateChangedRole",
     }  # fmt: skip
+    # The waiting run's token, under waits/: kept and answered by the waiting task, found by the job's event.
+    assert s3_access("AwaitJob") == {("s3:PutObject", "*"), ("s3:DeleteObject", "*")}
+    assert synth.allowed(_role_of(synth, "AwaitJob"), "s3:PutObject") == {f"{BUCKET_ARN}/waits/*"}
+    assert {a for a, _ in s3_access("JobStateChanged")} == {"s3:GetObject", "s3:DeleteObject", "s3:ListBucket"}
+    assert synth.allowed(_role_of(synth, "JobStateChanged"), "s3:GetObject") == {f"{BUCKET_ARN}/waits/*"}
+    assert synth.allowed(_role_of(synth, "NotifyFailure"), "s3:DeleteObject") == {f"{BUCKET_ARN}/waits/*"}
     assert s3_access("TryModel") == {("s3:GetObject", "*")} and synth.allowed(
         _role_of(synth, "TryModel"), "s3:GetObject"
     ) == {f"{BUCKET_ARN}/datasets/*"}
     for writer in ("FinishRun", "NotifyFailure"):
         assert synth.allowed(_role_of(synth, writer), "s3:PutObject") == {f"{BUCKET_ARN}/reports/*"}
-        assert {a for a, _ in s3_access(writer)} == {"s3:PutObject"}
+        assert {a for a, _ in s3_access(writer)} == ({"s3:PutObject", "s3:DeleteObject"} if writer == "NotifyFailure"
+                                                     else {"s3:PutObject"})  # fmt: skip
     assert synth.allowed(_role_of(synth, "StartFromDrop"), "s3:GetObject") == {f"{BUCKET_ARN}/incoming/*"}
     assert {a for a, _ in s3_access("StartFromDrop")} == {"s3:GetObject", "s3:ListBucket"}
     (listing,) = (s for s in synth.statements(_role_of(synth, "StartFromDrop")) if "s3:ListBucket" in s["Action"])
@@ -145,7 +153,8 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
         "bedrock:GetModelCustomizationJob",
         "bedrock:TagResource",
     }
-    assert bedrock_actions("CheckJob") == {"bedrock:GetModelCustomizationJob"}
+    assert bedrock_actions("AwaitJob") == {"bedrock:GetModelCustomizationJob"}
+    assert bedrock_actions("JobStateChanged") == {"bedrock:GetModelCustomizationJob"}
     assert bedrock_actions("ProvisionThroughput") == {"bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"}
     assert bedrock_actions("CheckThroughput") == {"bedrock:GetProvisionedModelThroughput"}
     assert bedrock_actions("DeployOnDemand") == {"bedrock:CreateCustomModelDeployment", "bedrock:TagResource"}
@@ -170,7 +179,7 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     ]
     assert delete["Resource"] == [f"{PREFIX}:provisioned-model/*"]
     assert delete["Condition"] == {"StringEquals": {"aws:ResourceTag/created-by": "distill-pipeline"}}
-    assert synth.allowed(_role_of(synth, "CheckJob"), "bedrock:GetModelCustomizationJob") == {
+    assert synth.allowed(_role_of(synth, "AwaitJob"), "bedrock:GetModelCustomizationJob") == {
         f"{PREFIX}:model-customization-job/*"
     }
     assert synth.allowed(_role_of(synth, "ProvisionThroughput"), "bedrock:CreateProvisionedModelThroughput") == {

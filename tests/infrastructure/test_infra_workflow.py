@@ -14,7 +14,6 @@ TASKS = {
                            None, False),
     "Prepare dataset": ("FunctionsPrepareDataset", {"run.$": "$.run"}, "$.dataset", False),
     "Start distillation job": ("FunctionsStartJob", {"run.$": "$.run"}, "$.job", True),
-    "Check distillation job": ("FunctionsCheckJob", {"run.$": "$.run", "job.$": "$.job"}, "$.job", True),
     # Both serving loops keep their state in $.serving (its modelId is what the smoke test calls).
     "Create provisioned throughput": ("FunctionsProvisionThroughput", {"run.$": "$.run", "job.$": "$.job"},
                                       "$.serving", True),
@@ -38,6 +37,10 @@ LAMBDA_ERRORS = [
 ]
 
 
+# The job's end by event, with a look at the job as the backstop (callback tasks: the token is in the payload).
+WAITS = {"Wait for the job to end (first hour)": 600, "Wait for the job to end": 1800}
+
+
 def _branches(choice: dict) -> dict[str, str]:
     """status value (or 'true') -> next state, for the Choice shapes the workflow uses. Step Functions takes the
     first rule that matches, so a value's branch is that of its first rule; a later rule for it is never taken."""
@@ -54,7 +57,7 @@ def test_given_default_config_when_synthesized_then_the_states_are_the_documente
     states = synth.definition["States"]
     assert synth.definition["StartAt"] == "Check run settings"
     assert set(states) == {
-        *TASKS, "Wait for the job", "Is the job finished?", "How should the model be served?",
+        *TASKS, *WAITS, "Is the job finished?", "How should the model be served?",
         "No serving requested", "Unexpected serving choice",
         "Wait for the throughput", "Is the throughput ready?", "Distillation finished",
         "Distillation job failed", "Distillation job stopped", "Unexpected job status",
@@ -78,10 +81,11 @@ def test_given_default_config_when_synthesized_then_tasks_call_their_function_wi
 
 def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order(synth):
     states = synth.definition["States"]
-    order = ["Check run settings", "Prepare dataset", "Start distillation job", "Wait for the job",
-             "Check distillation job", "Is the job finished?"]  # fmt: skip
+    order = ["Check run settings", "Prepare dataset", "Start distillation job",
+             "Wait for the job to end (first hour)", "Is the job finished?"]  # fmt: skip
     for here, there in itertools.pairwise(order):
         assert states[here]["Next"] == there
+    assert states["Wait for the job to end"]["Next"] == "Is the job finished?"
     assert states["Create provisioned throughput"]["Next"] == "Wait for the throughput"
     assert states["Wait for the throughput"]["Next"] == "Check provisioned throughput"
     assert states["Check provisioned throughput"]["Next"] == "Is the throughput ready?"
@@ -97,8 +101,8 @@ def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order
 def test_given_default_config_when_synthesized_then_every_job_status_has_a_branch(synth):
     states = synth.definition["States"]
     assert _branches(states["Is the job finished?"]) == {
-        "InProgress": "Wait for the job",
-        "Stopping": "Wait for the job",
+        "InProgress": "Wait for the job to end",
+        "Stopping": "Wait for the job to end",
         "Completed": "How should the model be served?",
         "Failed": "Distillation job failed",
         "Stopped": "Distillation job stopped",
@@ -189,13 +193,29 @@ def test_given_default_config_when_synthesized_then_the_run_output_is_the_summar
     assert summary["Parameters"] == {"state.$": "$"}
 
 
+def test_given_default_config_when_synthesized_then_the_job_is_awaited_by_event_with_a_backstop_look(synth):
+    states = synth.definition["States"]
+    backstop = synth.config.job_backstop
+    assert {"Wait for the job to end (first hour)": backstop.first_hour_every_seconds,
+                     "Wait for the job to end": backstop.every_seconds} == WAITS  # fmt: skip
+    for name, seconds in WAITS.items():
+        state = states[name]
+        assert state["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken"), name
+        assert state["Parameters"]["FunctionName"].startswith("<FunctionsAwaitJob"), name
+        assert state["Parameters"]["Payload"] == {"run.$": "$.run", "job.$": "$.job", "token.$": "$$.Task.Token"}
+        assert state["ResultPath"] == "$.job" and state["TimeoutSeconds"] == seconds, name
+        # A timeout is retried in place (four history events per look), each retry one more look.
+        assert state["Retry"][0] == {"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1,
+                                     "MaxAttempts": 5 if "first hour" in name else 99_999_999, "BackoffRate": 1}
+        assert state["Retry"][1]["ErrorEquals"] == LAMBDA_ERRORS
+        assert state["Retry"][2]["ErrorEquals"] == ["BedrockThrottled"]
+    # After the first hour's six looks (the first and five retries), the half-hourly backstop.
+    assert states["Wait for the job to end (first hour)"]["Catch"] == [
+        {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Wait for the job to end"}]
+
+
 def test_given_default_config_when_synthesized_then_waits_read_their_seconds_from_the_state(synth):
     states = synth.definition["States"]
-    assert states["Wait for the job"] == {
-        "Type": "Wait",
-        "SecondsPath": "$.job.waitSeconds",
-        "Next": "Check distillation job",
-    }
     assert states["Wait for the throughput"] == {
         "Type": "Wait",
         "SecondsPath": "$.serving.waitSeconds",
@@ -207,6 +227,8 @@ def test_given_default_config_when_synthesized_then_waits_read_their_seconds_fro
 
 def test_given_default_config_when_synthesized_then_every_task_retries_lambda_service_errors(synth):
     for name in TASKS:
+        if name in WAITS:
+            continue
         retries = synth.definition["States"][name]["Retry"]
         assert retries[0] == {
             "ErrorEquals": LAMBDA_ERRORS, "IntervalSeconds": 2, "MaxAttempts": 6, "BackoffRate": 2,
@@ -229,14 +251,19 @@ def test_given_default_config_when_synthesized_then_only_bedrock_tasks_retry_thr
 
 def test_given_default_config_when_synthesized_then_user_and_bedrock_rejections_are_never_retried(synth):
     retried = {e for s in synth.definition["States"].values() for r in s.get("Retry", []) for e in r["ErrorEquals"]}
-    assert retried == {*LAMBDA_ERRORS, *(error_name(e) for e in RETRIED)}
-    for error in (*(error_name(e) for e in NOT_RETRIED), "States.ALL", "States.Timeout", "States.TaskFailed"):
+    assert retried == {*LAMBDA_ERRORS, *(error_name(e) for e in RETRIED), "States.Timeout"}
+    timeouts = {name for name, s in synth.definition["States"].items()
+                for r in s.get("Retry", []) if "States.Timeout" in r["ErrorEquals"]}  # fmt: skip
+    assert timeouts == set(WAITS)  # only the job's backstop looks again after a timeout
+    for error in (*(error_name(e) for e in NOT_RETRIED), "States.ALL", "States.TaskFailed"):
         assert error not in retried, error
     assert {"InvalidRunInput", "QuotaExceeded", "DatasetInvalid"}.isdisjoint(retried)
     # The one Catch: a smoke test still throttled after its retries is reported in the summary, not a failed run.
     catches = {name: s["Catch"] for name, s in synth.definition["States"].items() if "Catch" in s}
     assert catches == {"Try the distilled model": [
-        {"ErrorEquals": ["BedrockThrottled"], "ResultPath": "$.smokeTest", "Next": "Write run summary"}]}  # fmt: skip
+        {"ErrorEquals": ["BedrockThrottled"], "ResultPath": "$.smokeTest", "Next": "Write run summary"}],
+        "Wait for the job to end (first hour)": [
+        {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Wait for the job to end"}]}  # fmt: skip
 
 
 def test_given_default_config_when_synthesized_then_every_task_times_out_30s_after_its_function(synth):

@@ -9,9 +9,9 @@ from typing import Any
 import pytest
 
 from distill.errors import BedrockRejected, BedrockThrottled, DatasetInvalid, InvalidRunInput, QuotaExceeded
+from distill.steps import job_snapshot
 from handlers import (
     check_deployment,
-    check_job,
     check_run_settings,
     check_throughput,
     deploy_on_demand,
@@ -20,6 +20,11 @@ from handlers import (
     try_model,
 )
 from tests.support.aws_world import BUCKET, EXECUTION_ARN, World, records
+
+
+def _look(world: World, run: dict[str, Any], job: dict[str, Any]) -> dict[str, Any]:
+    """One look at the job, as "Wait for the job to end" and the job's state-change event make it."""
+    return job_snapshot(job, run["outputUri"], world.settings)
 
 
 def _settle(world: World, raw: dict[str, Any]) -> dict[str, Any]:
@@ -61,7 +66,7 @@ def test_given_a_run_when_the_job_is_started_twice_then_bedrock_holds_one_job(wo
     assert first["jobArn"] == second["jobArn"]
     assert len(world.bedrock.jobs) == 1
     assert first["status"] == "InProgress"
-    assert first["waitSeconds"] == world.settings.polling.first_wait_seconds
+    assert first["checks"] == 0 and "waitSeconds" not in first  # its end comes by event (distill.job_waits)
 
 
 @pytest.mark.parametrize(
@@ -90,20 +95,17 @@ def test_given_bedrock_refuses_when_the_job_starts_then_the_handler_raises_the_n
         ("stopped", "Stopped", "stopped by user"),
     ],
 )
-def test_given_a_job_when_checked_until_it_ends_then_status_message_and_growing_waits_are_reported(
+def test_given_a_job_when_looked_at_until_it_ends_then_status_and_message_are_reported(
     world: World, outcome: str, final_status: str, message: str
 ) -> None:
     world.bedrock.job_outcome = outcome  # type: ignore[assignment]
     run = _settle(world, {"dataset": "incoming/t.jsonl"})
     job = start_job.handler({"run": run}, world.context)
-    seen = [(job["status"], job["waitSeconds"])]
-    while True:
-        job = check_job.handler({"run": run, "job": job}, world.context)
-        seen.append((job["status"], job["waitSeconds"]))
-        if job["status"] != "InProgress":
-            break
-    assert [s for s, _ in seen] == ["InProgress", "InProgress", final_status]
-    _assert_waits_grow_to_the_cap([w for _, w in seen], world)
+    seen = [job["status"]]
+    while job["status"] == "InProgress":
+        job = _look(world, run, job)
+        seen.append(job["status"])
+    assert seen == ["InProgress", "InProgress", final_status]
     assert job["checks"] == 2
     assert message in job["failureMessage"].lower()
     assert job["statusDetails"]["validationDetails"]["status"] == "Completed"
@@ -117,9 +119,7 @@ def test_given_a_completed_job_when_throughput_is_provisioned_then_it_is_followe
     world.bedrock.throughput_fails = fails
     run = _settle(world, {"dataset": "incoming/t.jsonl", "provisionedThroughput": {"modelUnits": 1}})
     job = start_job.handler({"run": run}, world.context)
-    job = check_job.handler(
-        {"run": run, "job": check_job.handler({"run": run, "job": job}, world.context)}, world.context
-    )
+    job = _look(world, run, _look(world, run, job))
     assert job["status"] == "Completed"
     pt = provision_throughput.handler({"run": run, "job": job}, world.context)
     assert pt["status"] == "Creating" and pt["commitment"] is None
@@ -143,7 +143,7 @@ def test_given_no_provisioning_was_asked_when_the_provision_task_runs_then_it_re
 def _completed_job(world: World, run: dict[str, Any]) -> dict[str, Any]:
     job = start_job.handler({"run": run}, world.context)
     while job["status"] == "InProgress":
-        job = check_job.handler({"run": run, "job": job}, world.context)
+        job = _look(world, run, job)
     assert job["status"] == "Completed"
     return job
 

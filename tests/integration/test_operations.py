@@ -13,10 +13,10 @@ from botocore.stub import Stubber
 from distill import aws, naming
 from distill.errors import InvalidRunInput
 from distill.settings import SETTINGS_ENV, load_settings
+from distill.steps import job_snapshot
 from distill_cli.offline.bedrock import SimulatedBedrockRuntime
 from handlers import (
     check_deployment,
-    check_job,
     check_run_settings,
     check_throughput,
     deploy_on_demand,
@@ -172,7 +172,7 @@ def _successful_state(ops: World, serving: str) -> dict[str, Any]:
     state["dataset"] = prepare_dataset.handler(state, ops.context)
     state["job"] = start_job.handler(state, ops.context)
     while state["job"]["status"] == "InProgress":
-        state["job"] = check_job.handler(state, ops.context)
+        state["job"] = job_snapshot(state["job"], state["run"]["outputUri"], ops.settings)
     assert state["run"]["serving"] == serving
     if serving == "provisioned-throughput":
         state["serving"] = provision_throughput.handler(state, ops.context)
@@ -280,9 +280,12 @@ def _history_client(failed_state: str, error: str, cause: str, *, after: str) ->
     def kind(state: str) -> str:
         return "Wait" if state.startswith("Wait ") else "Task"
 
+    started = {"name": "Start distillation job", "output": json.dumps({"job": {"jobArn": JOB_ARN}})}
     oldest_first: list[tuple[str, dict[str, Any]]] = [
         ("TaskStateEntered", {"stateEnteredEventDetails": {"name": "Check run settings"}}),
         ("TaskStateExited", {"stateExitedEventDetails": {"name": "Check run settings"}}),
+        ("TaskStateEntered", {"stateEnteredEventDetails": {"name": "Start distillation job"}}),
+        ("TaskStateExited", {"stateExitedEventDetails": started}),
         (f"{kind(after)}StateEntered", {"stateEnteredEventDetails": {"name": after}}),
         (f"{kind(after)}StateExited", {"stateExitedEventDetails": {"name": after}}),
         (f"{kind(failed_state)}StateEntered", {"stateEnteredEventDetails": {"name": failed_state}}),
@@ -294,9 +297,13 @@ def _history_client(failed_state: str, error: str, cause: str, *, after: str) ->
         {"timestamp": now, "type": type_, "id": n, "previousEventId": n - 1, **details}
         for n, (type_, details) in enumerate(oldest_first, start=2)
     ][::-1]
-    stub.add_response("get_execution_history", {"events": events})
+    stub.add_response("get_execution_history", {"events": events})  # newest first: the failed state
+    stub.add_response("get_execution_history", {"events": events[::-1]})  # oldest first: the job it started
     stub.activate()
     return client
+
+
+JOB_ARN = "arn:aws:bedrock:us-east-1:123456789012:model-customization-job/amazon.nova-micro-v1:0:128k/abcdefabcdef"
 
 
 def test_given_a_failed_execution_when_notified_then_state_error_and_cause_are_told_and_throughput_is_deleted(
@@ -339,7 +346,7 @@ def test_given_a_throughput_with_a_commitment_when_its_run_fails_then_it_is_not_
         },
         ops.context,
     )
-    state["job"] = check_job.handler({**state, "job": start_job.handler(state, ops.context)}, ops.context)
+    state["job"] = job_snapshot(start_job.handler(state, ops.context), state["run"]["outputUri"], ops.settings)
     arn = provision_throughput.handler(state, ops.context)["provisionedModelArn"]
     clients = {
         "s3": ops.s3,

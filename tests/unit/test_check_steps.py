@@ -49,7 +49,7 @@ def test_given_a_job_that_ended_without_a_message_when_checked_then_the_failure_
             "outputDataConfig": {"s3Uri": "s3://b/o"},
         },
     )  # fmt: skip
-    checked = steps.check_job(RUN, {"jobArn": JOB_ARN, "checks": 2}, SETTINGS)
+    checked = steps.job_snapshot({"jobArn": JOB_ARN, "checks": 2}, RUN.output_uri, SETTINGS)
     assert checked["checks"] == 3 and checked["status"] == status
     expected = f"the distillation job ended {status} without a failure message" if message else ""
     assert checked["failureMessage"] == expected

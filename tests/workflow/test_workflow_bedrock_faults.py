@@ -19,7 +19,7 @@ def _failed_attempts(result, state: str) -> list[str]:
     return failed
 
 
-def test_given_bedrock_is_unavailable_once_when_the_job_is_checked_then_the_check_is_retried_and_the_run_succeeds(
+def test_given_bedrock_is_unavailable_once_when_the_job_is_looked_at_then_the_look_is_retried_and_the_run_succeeds(
     offline, dataset_file
 ):
     pipeline = offline(job_checks=2)
@@ -29,12 +29,11 @@ def test_given_bedrock_is_unavailable_once_when_the_job_is_checked_then_the_chec
     result = pipeline.run({"dataset": key})
 
     assert result.status == "SUCCEEDED", result.message
-    # The first check failed as BedrockThrottled (the error the state machine retries) and was tried again.
-    assert _failed_attempts(result, "Check distillation job") == ["BedrockThrottled"]
-    assert len(pipeline.bedrock.calls_of(CHECK_JOB)) == 3  # the failed call, then two real checks
-    retried = [e for e in result.history if e["type"] == "LambdaFunctionScheduled"]
-    assert len(retried) == len(result.events("TaskStateEntered")) + 1  # one task was scheduled twice
-    assert result.states_entered().count("Check distillation job") == 2
+    # The first look failed as BedrockThrottled (the error the state machine retries) and was tried again.
+    failed = [e["taskFailedEventDetails"]["error"] for e in result.events("TaskFailed")]
+    assert failed == ["BedrockThrottled"]
+    assert len(pipeline.bedrock.calls_of(CHECK_JOB)) == 3  # the failed call, then two real looks
+    assert result.states_entered().count("Wait for the job to end (first hour)") == 1
 
 
 def test_given_the_quota_is_exceeded_when_the_model_is_tried_then_the_summary_says_so_and_the_run_succeeds(

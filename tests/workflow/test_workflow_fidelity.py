@@ -155,13 +155,16 @@ def test_given_a_run_fails_when_the_alarm_goes_off_then_cloudwatch_may_publish_t
 def test_given_lambda_times_out_its_client_when_a_task_runs_then_the_task_is_retried(offline, dataset_file):
     pipeline = offline()
     key = pipeline.upload(dataset_file)
-    pipeline.fail_invocation("check_job", "ClientExecutionTimeoutException")
+    pipeline.fail_invocation("prepare_dataset", "ClientExecutionTimeoutException")
+    pipeline.fail_invocation("await_job", "ClientExecutionTimeoutException", after_handler=False)
 
     result = pipeline.run({"dataset": key})
 
     assert result.status == "SUCCEEDED", result.message
     failed = [e["lambdaFunctionFailedEventDetails"]["error"] for e in result.events("LambdaFunctionFailed")]
-    assert failed == ["Lambda.ClientExecutionTimeoutException"]
+    assert failed == ["Lambda.ClientExecutionTimeoutException"]  # a Lambda task
+    failed = [e["taskFailedEventDetails"]["error"] for e in result.events("TaskFailed")]
+    assert failed == ["Lambda.ClientExecutionTimeoutException"]  # the callback task that waits for the job
 
 
 def test_given_records_and_their_count_when_written_then_the_fixture_matches(tmp_path: Path) -> None:

@@ -1,54 +1,90 @@
-"""The poll loop of the synthesized state machine over a job that runs for days (on the offline world's virtual
-clock): the wait between checks grows to its cap, and the execution's history stays far from Step Functions'
-25,000-event limit."""
+"""A job that runs for days, through the synthesized state machine on the offline world's virtual clock: its end
+arrives by Bedrock's state-change event within a minute; when the event is lost, the backstop's look notices it
+within its interval (every ten minutes in the first hour, then every half hour); either way the execution's own
+history stays under 1,500 events. And one run on the real clock, to show real waiting works."""
 
 from __future__ import annotations
 
 import itertools
+import time
+from datetime import timedelta
 
-HISTORY_LIMIT = 25_000  # events in one Standard execution's history
+import pytest
+
 SEVEN_DAYS = 7 * 86_400
+HISTORY_BUDGET = 1_500
+WAITS = ("Wait for the job to end (first hour)", "Wait for the job to end")
 
 
-def _waits_in_history(result, state: str) -> list[float]:
-    """Seconds each visit of the Wait state ``state`` took, from the execution's own history."""
-    entered: dict[str, object] = {}
-    waits = []
-    for event in result.history:
-        if event["type"] == "WaitStateEntered" and event["stateEnteredEventDetails"]["name"] == state:
-            entered["at"] = event["timestamp"]
-        elif event["type"] == "WaitStateExited" and event["stateExitedEventDetails"]["name"] == state:
-            waits.append((event["timestamp"] - entered.pop("at")).total_seconds())
-    return waits
+def _looks(result) -> list:
+    """When each look at the job was scheduled (each attempt of the waiting tasks), from the history."""
+    return [e["timestamp"] for e in result.history if e["type"] == "TaskScheduled"]
 
 
-def test_given_a_job_that_runs_seven_days_when_run_then_the_wait_grows_to_its_cap_and_the_history_stays_small(
+def _job_end_noticed(result):
+    (answered,) = [e for e in result.history if e["type"] == "TaskSucceeded"]
+    return answered["timestamp"]
+
+
+def test_given_a_seven_day_job_when_its_end_event_arrives_then_the_run_goes_on_within_a_minute(
     offline, dataset_file
 ):
     pipeline = offline(job_seconds=SEVEN_DAYS)
-    polling = pipeline.settings["polling"]
-    first, cap = polling["firstWaitSeconds"], polling["maxWaitSeconds"]
     key = pipeline.upload(dataset_file)
 
     result = pipeline.run({"dataset": key})
 
     assert result.status == "SUCCEEDED", result.message
-    assert result.virtual_seconds >= SEVEN_DAYS
-    (started,) = pipeline.invocations_of("start_job")
-    checks = [i.result for i in pipeline.invocations_of("check_job")]
-    assert all(i.ok for i in pipeline.invocations_of("check_job"))
-    assert [c["status"] for c in checks] == ["InProgress"] * (len(checks) - 1) + ["Completed"]
-    # The wait before each check: the first from "Start distillation job", then what each check asked for.
-    waits = [started.result["waitSeconds"], *(c["waitSeconds"] for c in checks[:-1])]
-    assert waits[0] == first
-    ramp = list(itertools.takewhile(lambda w: w < cap, waits))
-    assert len(ramp) >= 3, waits[:10]  # the default policy needs several checks to reach the cap
-    assert all(a < b for a, b in itertools.pairwise(ramp)), ramp  # strictly growing ...
-    assert waits[len(ramp) :] == [cap] * (len(waits) - len(ramp)), waits[len(ramp) : len(ramp) + 10]  # ... then capped
-    assert len(waits) - len(ramp) > 900  # most of the week is spent at the cap
-    # The state machine really waited what the task asked for (SecondsPath), check after check.
-    assert _waits_in_history(result, "Wait for the job") == waits
-    # The job's end is seen at the next check, at most one capped wait after it.
-    assert result.virtual_seconds < SEVEN_DAYS + cap + 300
-    # The execution's own history: one wait/check/choice turn per check, far below the service limit.
-    assert len(result.history) < HISTORY_LIMIT // 2, len(result.history)
+    (job,) = pipeline.bedrock.jobs.values()
+    ended = pipeline.bedrock._time(job.created + SEVEN_DAYS)
+    assert timedelta(0) <= _job_end_noticed(result) - ended <= timedelta(minutes=1)
+    (resumed,) = [d for d in pipeline.bus.deliveries if d.module == "job_state_changed"]
+    assert resumed.ok and resumed.result["resumed"] is True
+    assert len(result.history) <= HISTORY_BUDGET, len(result.history)
+
+
+def test_given_a_seven_day_job_whose_end_event_is_lost_when_run_then_the_backstop_notices_it(offline, dataset_file):
+    pipeline = offline(job_seconds=SEVEN_DAYS, job_events=False)
+    key = pipeline.upload(dataset_file)
+
+    result = pipeline.run({"dataset": key})
+
+    assert result.status == "SUCCEEDED", result.message
+    assert pipeline.job_events_sent == 1 and not [d for d in pipeline.bus.deliveries if d.module == "job_state_changed"]
+    (job,) = pipeline.bedrock.jobs.values()
+    late = _job_end_noticed(result) - pipeline.bedrock._time(job.created + SEVEN_DAYS)
+    assert timedelta(0) <= late <= timedelta(minutes=31)
+    gaps = [(b - a).total_seconds() for a, b in itertools.pairwise(_looks(result))]
+    assert gaps[:5] == [pytest.approx(601, abs=2)] * 5  # the first hour: a look every ten minutes ...
+    assert set(round(g) for g in gaps[6:]) <= {1801}  # ... then every half hour (a look at every timeout)
+    assert len(gaps) > 300
+    assert len(result.history) <= HISTORY_BUDGET, len(result.history)
+    assert [e["stateEnteredEventDetails"]["name"] for e in result.history
+            if e["type"] == "TaskStateEntered" and e["stateEnteredEventDetails"]["name"] in WAITS] == list(WAITS)
+
+
+def test_given_the_end_event_arrives_twice_when_the_run_has_moved_on_then_it_resumes_nothing(offline, dataset_file):
+    pipeline = offline(job_seconds=3 * 3600)
+    key = pipeline.upload(dataset_file)
+    result = pipeline.run({"dataset": key})
+    first = next(e for e in pipeline.bus.log if e["source"] == "aws.bedrock")
+
+    (again,) = pipeline.emit(first)
+
+    assert result.status == "SUCCEEDED", result.message
+    assert again.ok and again.result["resumed"] is False and "no run" in again.result["reason"]
+    assert pipeline.keys(pipeline.settings["layout"]["waitsPrefix"]) == []
+
+
+def test_given_the_real_clock_when_a_short_job_runs_then_its_end_is_awaited_for_real(synthesized, dataset_file):
+    from distill_cli.offline.world import OfflinePipeline
+
+    with OfflinePipeline(synthesized=synthesized, real_time=True, job_seconds=0.5) as pipeline:
+        key = pipeline.upload(dataset_file)
+        started = time.monotonic()
+        result = pipeline.run({"dataset": key})
+        took = time.monotonic() - started
+
+    assert result.status == "SUCCEEDED", result.message
+    assert 0.5 <= took < 10  # the job's half second really passed, and nothing else waited
+    assert 0.5 <= result.virtual_seconds < 10

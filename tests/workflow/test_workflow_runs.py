@@ -41,9 +41,12 @@ def test_given_valid_dataset_when_run_without_throughput_then_succeeds_with_a_cu
     assert pipeline.bedrock.calls_of(CREATE_PT) == [] and pipeline.bedrock.calls_of(CREATE_DEPLOYMENT) == []
     assert "No serving requested" in result.states_entered()
     assert "Try the distilled model" not in result.states_entered()
-    # The loop really turned: wait -> check twice (the simulated job ends at its second check).
-    assert result.states_entered().count("Check distillation job") == 2
-    assert result.states_entered().count("Wait for the job") == 2
+    # The job ends at its second look: the first look (as the run starts waiting), then the backstop's after 10
+    # minutes -- with no other task in between.
+    waits = [e for e in result.history if e["type"] in ("TaskScheduled", "TaskTimedOut", "TaskSucceeded")]
+    assert [e["type"] for e in waits] == ["TaskScheduled", "TaskTimedOut", "TaskScheduled", "TaskSucceeded"]
+    assert (waits[1]["timestamp"] - waits[0]["timestamp"]).total_seconds() == pytest.approx(600, abs=1)
+    assert result.states_entered().count("Wait for the job to end (first hour)") == 1
     # The job was asked to train on what Prepare dataset wrote, and that file is all converted records.
     (request,) = pipeline.bedrock.calls_of(CREATE_JOB)
     assert request["customizationType"] == "DISTILLATION"
@@ -143,17 +146,21 @@ def test_given_a_run_when_traced_then_every_state_is_shown_entered_and_left_with
     result = pipeline.run({"dataset": key, "onDemandDeployment": {}})
 
     text = "\n".join(result.trace)
-    for state in ("Check run settings", "Prepare dataset", "Start distillation job", "Check distillation job",
+    for state in ("Check run settings", "Prepare dataset", "Start distillation job",
+                  "Wait for the job to end (first hour)",
                   "Deploy the model on demand", "Try the distilled model", "Write run summary"):  # fmt: skip
         assert f"> {state}" in text
         assert f"< {state}" in text
     assert f"{RECORDS} records converted" in text
     assert "validation Completed" in text and "training" in text
+    assert "looked at the job: InProgress; waiting for its end" in text
+    assert "Wait for the job to end (first hour): no event yet; looking again" in text
     assert result.output["jobArn"] in text
     assert "(on demand, billed per token)" in text
     assert "answered '(distilled model)" in text
     assert f"summary -> {result.output['summaryUri']}" in text
-    assert result.trace[-1].endswith("execution succeeded")
+    ended = [line for line in result.trace if line.endswith("execution succeeded")]
+    assert len(ended) == 1 and result.trace.index(ended[0]) >= len(result.trace) - 3  # then what the end's events did
 
 
 # --- the job ends badly --------------------------------------------------------------------------------
@@ -299,6 +306,7 @@ def test_given_the_harness_when_set_up_then_it_runs_the_synthesized_definition(o
     assert set(deployed["States"]) >= {"Check run settings", "Prepare dataset", "Start distillation job"}
     # Every Lambda task points at a function that exists in the simulated account.
     functions = {f.arn for f in pipeline.deployment.functions.values()}
-    tasks = [s["Resource"] for s in deployed["States"].values() if s["Type"] == "Task"]
+    tasks = [s["Parameters"]["FunctionName"] if s["Resource"].startswith("arn:aws:states:::") else s["Resource"]
+             for s in deployed["States"].values() if s["Type"] == "Task"]  # fmt: skip
     assert tasks and all(t in functions for t in tasks)
     assert "Fn::Join" in machine["Properties"]["DefinitionString"]

@@ -51,6 +51,9 @@ class SimulatedBedrock(JobsMixin, ServingMixin, SimulatedService):
         self.bucket_keys = dict(bucket_keys or {})
         self.role_problem = role_problem
         self.caller_problem = caller_problem
+        # Set by the offline world: run something later on its clock; send a job state-change event.
+        self.later: Callable[[float, Callable[[], None]], None] | None = None
+        self.on_job_event: Callable[[str, dict[str, Any]], None] | None = None
         self.jobs: dict[str, Job] = {}
         self.throughputs: dict[str, Throughput] = {}
         self.deployments: dict[str, Deployment] = {}

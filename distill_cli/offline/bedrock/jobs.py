@@ -36,6 +36,7 @@ class Job:
     checks: int = 0
     seconds: float | None = None  # how long the job runs on the world's clock (None: until checks_to_finish)
     now: float = 0.0  # the world's time at the last look
+    announced: bool = False  # its end was sent as a state-change event
 
     @property
     def name(self) -> str:
@@ -77,7 +78,10 @@ class JobsMixin:
             arn = (f"arn:aws:bedrock:{s.region}:{s.account}:model-customization-job/{base}/"
                    f"{short_id(params['jobName'])}")  # fmt: skip
             self._check_roles(params, arn)
-            s.jobs[arn] = Job(arn, params, s.job_outcome, s.job_checks, s._now(), seconds=s.job_seconds, now=s._now())
+            job = s.jobs[arn] = Job(arn, params, s.job_outcome, s.job_checks, s._now(), seconds=s.job_seconds,
+                                    now=s._now())  # fmt: skip
+            if job.seconds is not None and s.later is not None:
+                s.later(job.seconds, lambda: self._announce(job))
             return {"jobArn": arn}
 
     def _check_roles(self, params: dict[str, Any], job_arn: str) -> None:
@@ -109,7 +113,10 @@ class JobsMixin:
             job = self._find_job(params["jobIdentifier"])
             job.checks += 1
             job.now = s._now()
-            return self._describe(job)
+            answer = self._describe(job)
+            if job.done and job.seconds is None:
+                self._announce(job)  # a job that ends by being looked at ends now
+            return answer
 
     def stop_model_customization_job(self, **params: Any) -> dict[str, Any]:
         s: Any = self
@@ -117,6 +124,26 @@ class JobsMixin:
         with s._lock:
             self._find_job(params["jobIdentifier"]).outcome = "stopped"
             return {}
+
+    def _announce(self, job: Job) -> None:
+        """Bedrock's "Model Customization Job State Change" event for the job's end (best effort: the world may
+        drop it, as Bedrock may)."""
+        s: Any = self
+        job.now = max(job.now, s._now())
+        if job.announced or s.on_job_event is None:
+            return
+        job.announced = True
+        status = self._describe(job)
+        detail = {"version": "0.0", "jobName": job.name, "jobArn": job.arn, "jobStatus": status["status"],
+                  "outputModelName": job.request["customModelName"], "roleArn": job.request["roleArn"],
+                  "creationTime": status["creationTime"].isoformat(), "lastModifiedTime": s._time(s._now()).isoformat(),
+                  "trainingDataConfig": job.request["trainingDataConfig"],
+                  "outputDataConfig": job.request["outputDataConfig"]}  # fmt: skip
+        if status.get("outputModelArn"):
+            detail["outputModelArn"] = status["outputModelArn"]
+        if status.get("failureMessage"):
+            detail["failureMessage"] = status["failureMessage"]
+        s.on_job_event(job.arn, detail)
 
     def _find_job(self, identifier: str) -> Job:
         s: Any = self

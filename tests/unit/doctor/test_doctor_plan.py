@@ -96,7 +96,7 @@ def test_given_a_teacher_outside_the_allow_list_when_planned_then_it_is_refused_
 
 
 def test_given_an_unknown_module_when_its_calls_are_asked_for_then_the_known_ones_are_named() -> None:
-    with pytest.raises(KeyError, match="check_job"):
+    with pytest.raises(KeyError, match="await_job"):
         RunPlan(settings(), ACCOUNT, MACHINE).calls("no_such_handler")
 
 
