@@ -17,7 +17,7 @@ help:
 	@echo "make test     run the whole test suite (no AWS account; includes a cdk synth with the pinned CLI)"
 	@echo "make lint     ruff, mypy, cfn-lint and cdk-nag/checkov findings"
 	@echo "make synth    synthesize the CloudFormation templates into cdk.out/ (no AWS account needed)"
-	@echo "make bench    convert+validate speed and memory against the notebook, handler cold-start import times"
+	@echo "make bench    convert+validate vs the notebook, handler cold starts, profiling 100,000 invocation logs"
 	@echo "make deploy   cdk deploy with the CLI pinned in package.json (needs AWS credentials)"
 	@echo "make destroy  cdk destroy the pipeline (the data bucket is retained)"
 
@@ -59,6 +59,7 @@ demo: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/bench_convert.py
 	$(BIN)/python bench/bench_cold_start.py
+	$(BIN)/python bench/bench_invocation_logs.py
 
 # The version is locked in package-lock.json; npm ci refuses a lock that disagrees with package.json.
 node_modules/.bin/cdk: package.json package-lock.json
