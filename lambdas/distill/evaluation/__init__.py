@@ -1,0 +1,50 @@
+"""Is the student good enough? The pure core of the evaluation after the distilled model is served.
+
+Held-out prompts (``holdout``) go, in small batches (``batching``), to the student and to the teacher through
+Converse; an LLM judge compares each pair with a written rubric (``judge``); the scores become per-metric means,
+ratios and bootstrap intervals (``stats``), costs (``costs``) and a verdict that gates promotion (``verdict``);
+``report`` draws it all as one self-contained HTML file, with the training loss (``training_metrics``).
+
+Only the standard library and msgspec are used; nothing here calls AWS (the handlers pass in what Bedrock
+answered, and the judge call as a function).
+"""
+
+from distill.evaluation.calls import Call
+from distill.evaluation.config import BUILTIN_METRICS, EvaluationRequest, Metric, ModelPrice, parse_evaluation
+from distill.evaluation.holdout import HoldoutPolicy, Selection, Selector, choose, explicit_policy, prompt_key
+from distill.evaluation.judge import Judgment, Malformed, MetricScore, Rubric, build, judge, parse
+from distill.evaluation.prompts import EvalPrompt
+from distill.evaluation.results import PromptResult, evaluate
+from distill.evaluation.verdict import Evaluation, Gate, Models, Verdict, decide, summarize, to_dict
+
+__all__ = [
+    "BUILTIN_METRICS",
+    "Call",
+    "EvalPrompt",
+    "Evaluation",
+    "EvaluationRequest",
+    "Gate",
+    "HoldoutPolicy",
+    "Judgment",
+    "Malformed",
+    "Metric",
+    "MetricScore",
+    "ModelPrice",
+    "Models",
+    "PromptResult",
+    "Rubric",
+    "Selection",
+    "Selector",
+    "Verdict",
+    "build",
+    "choose",
+    "decide",
+    "evaluate",
+    "explicit_policy",
+    "judge",
+    "parse",
+    "parse_evaluation",
+    "prompt_key",
+    "summarize",
+    "to_dict",
+]
