@@ -54,7 +54,7 @@ synth: $(STAMP)
 	$(BIN)/python app.py
 
 demo: $(STAMP)
-	$(BIN)/distill local-run samples/support-tickets.jsonl --provision
+	$(BIN)/distill local-run samples/support-tickets.jsonl --provision --job-hours 2
 
 bench: $(STAMP)
 	$(BIN)/python bench/bench_convert.py

@@ -91,9 +91,11 @@ class StackFacts:
     regions: frozenset[str]
     accounts: frozenset[str]
     data_buckets: frozenset[str] = frozenset()
+    log_objects: frozenset[str] = frozenset()  # "bucket/prefix/*" of each allow-listed invocation-logs prefix
 
     @classmethod
-    def of(cls, stack: Stack, data_buckets: frozenset[str] = frozenset()) -> StackFacts:
+    def of(cls, stack: Stack, data_buckets: frozenset[str] = frozenset(),
+           log_objects: frozenset[str] = frozenset()) -> StackFacts:  # fmt: skip
         def spellings(pseudo: str, *values: str | None) -> frozenset[str]:
             return frozenset({pseudo, *(v for v in values if v and not Token.is_unresolved(v))})
 
@@ -104,6 +106,7 @@ class StackFacts:
             spellings(PSEUDO_REGION, stack.region),
             spellings(PSEUDO_ACCOUNT, stack.account),
             data_buckets,
+            log_objects,
         )
 
 
@@ -122,6 +125,7 @@ class WildcardReason:
     region: Where = Where.THIS_STACK
     account: Where = Where.THIS_STACK
     allow_listed_bucket: bool = False
+    allow_listed_logs: bool = False  # an object under an allow-listed invocation-logs prefix
     reference: re.Pattern[str] | None = None
     only_actions: frozenset[str] = frozenset()  # if set, the statement may hold only these actions
 
@@ -133,6 +137,9 @@ class WildcardReason:
             return arn is None and self.reference.fullmatch(resource) is not None
         if arn is None:
             return False
+        if self.allow_listed_logs:
+            in_partition = arn.partition in facts.partitions and arn.service == "s3"
+            return in_partition and f"{arn.resource_type}/{arn.resource_id}" in facts.log_objects
         kinds = facts.data_buckets if self.allow_listed_bucket else self.resource_types
         return (
             arn.partition in facts.partitions
@@ -160,7 +167,15 @@ WILDCARD_REASONS = (
     WildcardReason(
         "Objects under one prefix of the project's bucket: keys are generated per run (run id), so the grant is "
         "scoped to the prefix the function or Bedrock role needs, not the bucket.",
-        reference=re.compile(r".+/(incoming|datasets|jobs|reports|waits)/\*"),
+        reference=re.compile(r".+/(incoming|datasets|jobs|reports|waits|invocation-logs)/\*"),
+    ),
+    WildcardReason(
+        "Bedrock's model invocation logs under a prefix the operator allow-listed (allowedInvocationLogBuckets in "
+        "cdk.json); read-only, that prefix only.",
+        region=Where.NONE,
+        account=Where.NONE,
+        allow_listed_logs=True,
+        only_actions=frozenset({"s3:GetObject"}),
     ),
     WildcardReason(
         "Bedrock generates these resource ids when the job, throughput or deployment is created; the grant is "
@@ -230,13 +245,15 @@ def _as_list(value: Any) -> list[Any]:
 
 def acknowledge_reasoned_wildcards(app: App) -> list[str]:
     """Acknowledge each IAM5 wildcard finding that a reason covers; return the ones none covers."""
-    data_buckets = frozenset(from_context(app.node.get_all_context()).allowed_data_buckets)
+    config = from_context(app.node.get_all_context())
+    data_buckets = frozenset(config.allowed_data_buckets)
+    log_objects = frozenset(f"{entry.rstrip('/')}/*" for entry in config.allowed_invocation_log_buckets)
     uncovered = []
     for node in app.node.find_all():
         if not isinstance(node, iam.CfnPolicy):
             continue
         stack = Stack.of(node)
-        facts = StackFacts.of(stack, data_buckets)
+        facts = StackFacts.of(stack, data_buckets, log_objects)
         document = stack.resolve(node.policy_document)
         for statement in document.get("Statement", []):
             actions = set(_as_list(statement.get("Action", [])))

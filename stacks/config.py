@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import json
+import re
 from typing import Annotated, Any, Literal
 
 import msgspec
@@ -28,6 +29,9 @@ from distill.settings import (
 
 # The values CloudWatch Logs accepts for a log group's retention.
 LogRetentionDays = Literal[1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 3653]
+
+
+_BUCKET_NAME = re.compile(r"[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]")
 
 
 class ThrottleRetry(Strict, frozen=True):
@@ -70,6 +74,8 @@ class PipelineConfig(Strict, frozen=True):
         "amazon.nova-pro-v1:0:300k",
     )
     allowed_data_buckets: tuple[str, ...] = ()
+    # "bucket/prefix/" entries a run may distil invocation logs from (read-only, prefix-scoped for Bedrock too).
+    allowed_invocation_log_buckets: tuple[str, ...] = ()
     polling: PollingPolicy = PollingPolicy()  # the serving loops (throughput, deployment)
     job_backstop: JobBackstop = JobBackstop()
     throttle_retry: ThrottleRetry = ThrottleRetry()
@@ -91,6 +97,11 @@ class PipelineConfig(Strict, frozen=True):
             raise ValueError(f"studentModelId {self.student_model_id!r} is not in allowedStudentModels")
         if self.kms_key_arn and not self.kms_key_arn.startswith("arn:"):
             raise ValueError(f"kmsKeyArn must be a KMS key ARN (got {self.kms_key_arn!r})")
+        for entry in self.allowed_invocation_log_buckets:
+            bucket, _, prefix = entry.partition("/")
+            if not _BUCKET_NAME.fullmatch(bucket) or not prefix.endswith("/") or prefix.startswith("/"):
+                raise ValueError(f"allowedInvocationLogBuckets entries look like 'bucket/prefix/' (got {entry!r}): "
+                                 "Bedrock's role may read only that prefix")  # fmt: skip
 
     @property
     def layout(self) -> BucketLayout:
@@ -110,7 +121,7 @@ CONTEXT_KEYS: tuple[str, ...] = tuple(
     for f in msgspec.structs.fields(PipelineConfig)  # the camelCase names
 )
 _STRUCTURED = {"polling", "throttleRetry", "jobBackstop"}
-_LISTS = {"allowedTeacherModels", "allowedStudentModels", "allowedDataBuckets"}
+_LISTS = {"allowedTeacherModels", "allowedStudentModels", "allowedDataBuckets", "allowedInvocationLogBuckets"}
 
 
 class ConfigError(ValueError):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from aws_cdk import CfnOutput, Duration, RemovalPolicy, Stack
+from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
 from constructs import Construct
@@ -70,6 +71,24 @@ class DataStack(Stack):
         cfn_bucket.notification_configuration = s3.CfnBucket.NotificationConfigurationProperty(
             event_bridge_configuration=s3.CfnBucket.EventBridgeConfigurationProperty(event_bridge_enabled=True)
         )
+        self._admit_invocation_logging(config)
         CfnOutput(self, "BucketName", value=self.bucket.bucket_name, description="The pipeline's data bucket")
         CfnOutput(self, "DropPrefix", value=f"s3://{self.bucket.bucket_name}/{config.layout.drop_prefix}",
                   description="Put raw JSONL here (or name it as an execution's dataset)")  # fmt: skip
+
+    def _admit_invocation_logging(self, config: PipelineConfig) -> None:
+        """Bedrock's model invocation logging may deliver to this bucket, under invocation-logs/, so a team can
+        distil from its own traffic without a second bucket. The statement is the one the user guide gives, with
+        its confused-deputy conditions ("Monitor model invocation using CloudWatch Logs and Amazon S3",
+        https://docs.aws.amazon.com/bedrock/latest/userguide/model-invocation-logging.html)."""
+        prefix = config.layout.logs_prefix.rstrip("/")
+        self.bucket.add_to_resource_policy(iam.PolicyStatement(
+            sid="AmazonBedrockLogsWrite", principals=[iam.ServicePrincipal("bedrock.amazonaws.com")],
+            actions=["s3:PutObject"],
+            resources=[self.bucket.arn_for_objects(f"{prefix}/AWSLogs/{self.account}/BedrockModelInvocationLogs/*")],
+            conditions={"StringEquals": {"aws:SourceAccount": self.account},
+                        "ArnLike": {"aws:SourceArn": f"arn:{self.partition}:bedrock:{self.region}:{self.account}:*"}},
+        ))  # fmt: skip
+        CfnOutput(self, "InvocationLogsPrefix", value=f"s3://{self.bucket.bucket_name}/{config.layout.logs_prefix}",
+                  description="Point Bedrock's model invocation logging here (keyPrefix invocation-logs) to distil "
+                  "from your own traffic")  # fmt: skip

@@ -9,6 +9,7 @@ from constructs import Construct
 
 from stacks.config import PipelineConfig
 from stacks.constructs import BedrockServiceRole, PipelineFunctions
+from stacks.constructs.grants import log_locations
 from stacks.constructs.log_groups import log_group
 from stacks.constructs.operations import NotificationTopic, RunTriggers
 from stacks.workflow import DistillationWorkflow
@@ -19,7 +20,8 @@ class PipelineStack(Stack):
         super().__init__(scope, id, description="Bedrock distillation pipeline: functions and state machine", **kwargs)
         layout = config.layout
         teachers = (*config.allowed_teacher_models, config.teacher_model_id)
-        bedrock_role = BedrockServiceRole(self, "BedrockServiceRole", bucket=bucket, layout=layout, teachers=teachers)
+        bedrock_role = BedrockServiceRole(self, "BedrockServiceRole", bucket=bucket, layout=layout, teachers=teachers,
+                                          log_locations=log_locations(self, bucket, config))  # fmt: skip
         notifications = NotificationTopic(
             self, "Notifications", email=config.notification_email, key=bucket.encryption_key
         )

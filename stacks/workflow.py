@@ -37,6 +37,9 @@ EXECUTION = {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$":
 RUN = {"run.$": "$.run"}
 RUN_AND_JOB = {**RUN, "job.$": "$.job"}
 RUN_AND_SERVING = {**RUN, "serving.$": "$.serving"}
+# The smoke test's prompt comes from the dataset the run kept ($.dataset.datasetUri; none when a run from logs
+# kept no copy of its selection).
+TRY_INPUT = {**RUN_AND_SERVING, "dataset.$": "$.dataset"}
 
 
 class DistillationWorkflow(Construct):
@@ -50,6 +53,8 @@ class DistillationWorkflow(Construct):
         settings_input = {**EXECUTION, "defaults": {"systemPrompt": default_system_prompt}}
         check_settings = task("Check run settings", fn.check_run_settings, settings_input)  # output: {"run": ...}
         prepare = task("Prepare dataset", fn.prepare_dataset, RUN, "$.dataset")
+        # A run from Bedrock's invocation logs: see what the filter selects, and stop before paying if too little.
+        preview = task("Preview the invocation logs", fn.preview_invocation_logs, RUN, "$.dataset")
         start_job = task("Start distillation job", fn.start_job, RUN, "$.job", bedrock=True)
         # The job's end by event, with a look at the job as the backstop (first hour, then every half hour).
         wait_first_hour = task.callback("Wait for the job to end (first hour)", fn.await_job, RUN_AND_JOB, "$.job",
@@ -72,7 +77,7 @@ class DistillationWorkflow(Construct):
                               parameters={"modelId.$": "States.StringToJson('null')"})  # fmt: skip
         # The notebook's "run inference with the distilled model", once it can answer. A try still throttled after
         # its retries is reported in the summary, not a failed run: the model is served and billed either way.
-        try_model = task("Try the distilled model", fn.try_model, RUN_AND_SERVING, "$.smokeTest", bedrock=True)
+        try_model = task("Try the distilled model", fn.try_model, TRY_INPUT, "$.smokeTest", bedrock=True)
         # The summary JSON next to the run's reports, and the success notice; its result is the run's output.
         summarize = task("Write run summary", fn.finish_run, {"state.$": "$"}, result_path=None).next(
             sfn.Succeed(self, "Distillation finished")
@@ -118,7 +123,15 @@ class DistillationWorkflow(Construct):
         wait_first_hour.add_catch(wait_job, errors=[TIMEOUT], result_path=sfn.JsonPath.DISCARD)
         wait_first_hour.next(job_finished)
         wait_job.next(job_finished)
-        self.definition = check_settings.next(prepare).next(start_job).next(wait_first_hour)
+        # distill.run_request.SourceKind: the run input allows exactly these two.
+        source = (
+            sfn.Choice(self, "Where does the training data come from?")
+            .when(_status("$.run.sourceKind", "dataset"), prepare.next(start_job))
+            .when(_status("$.run.sourceKind", "invocation-logs"), preview.next(start_job))
+            .otherwise(self._fail("Unexpected training data source", "UnexpectedSourceKind"))
+        )  # fmt: skip
+        start_job.next(wait_first_hour)
+        self.definition = check_settings.next(source)
 
     def _fail(self, name: str, error: str, cause_path: str | None = None) -> sfn.Fail:
         return sfn.Fail(self, name, error=error, cause_path=cause_path)

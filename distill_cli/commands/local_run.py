@@ -1,4 +1,5 @@
-"""``distill local-run FILE``: the whole pipeline offline, on one dataset file.
+"""``distill local-run FILE`` (or ``--invocation-logs DIR``): the whole pipeline offline, on one dataset file or
+on a folder of Bedrock model invocation logs.
 
 The app is synthesized; its state machine definition runs in the offline world's interpreter on a virtual clock
 (the deployed waits, taking no real time); every task calls the real handler in this process under its own role;
@@ -17,7 +18,17 @@ from typing import Any
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("file", type=Path, help="the raw JSONL dataset (uploaded to the drop zone, incoming/)")
+    parser.add_argument("file", type=Path, nargs="?",
+                        help="the raw JSONL dataset (uploaded to the drop zone, incoming/)")  # fmt: skip
+    logs = parser.add_argument_group("distilling from invocation logs (instead of FILE)")
+    logs.add_argument(
+        "--invocation-logs", type=Path, metavar="DIR",
+        help="a folder of Bedrock model invocation logs (e.g. AWSLogs/... as Bedrock writes them), copied under "
+        "the bucket's invocation-logs/; the run trains from them",
+    )  # fmt: skip
+    logs.add_argument("--filter", metavar="JSON", help="requestMetadataFilters, e.g. '{\"equals\": {\"team\": \"support\"}}'")
+    logs.add_argument("--use-prompt-response", action="store_true",
+                      help="train on the teacher's logged responses instead of generating new ones")  # fmt: skip
     parser.add_argument(
         "--job-outcome",
         choices=("completed", "failed", "stopped"),
@@ -68,8 +79,14 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--quiet", action="store_true", help="no live trace; only the summary and the verdict")
 
 
-def _execution_input(args: argparse.Namespace, dataset_key: str) -> dict[str, Any]:
-    run_input: dict[str, Any] = {"dataset": dataset_key}
+def _execution_input(args: argparse.Namespace, source: str) -> dict[str, Any]:
+    """``source``: the dataset's key, or with --invocation-logs the logs' s3:// prefix."""
+    run_input: dict[str, Any] = {"dataset": source}
+    if args.invocation_logs is not None:
+        logs: dict[str, Any] = {"s3Uri": source, "usePromptResponse": args.use_prompt_response}
+        if args.filter_value is not None:
+            logs["requestMetadataFilters"] = args.filter_value
+        run_input = {"invocationLogs": logs}
     if args.provision:
         run_input["provisionedThroughput"] = {"modelUnits": 1}
     if args.on_demand:
@@ -77,6 +94,30 @@ def _execution_input(args: argparse.Namespace, dataset_key: str) -> dict[str, An
     if args.extra_input:
         run_input.update(args.extra_input)
     return run_input
+
+
+LOGS_PREFIX = "invocation-logs/"  # distill.settings.BucketLayout.logs_prefix: the prefix the pipeline may read
+
+
+def _source_problem(args: argparse.Namespace) -> str:
+    """What is wrong with the choice of training data, or ""."""
+    args.filter_value = None
+    if (args.file is None) == (args.invocation_logs is None):
+        return "give a dataset FILE or --invocation-logs DIR (exactly one)"
+    if args.invocation_logs is None:
+        if args.filter is not None or args.use_prompt_response:
+            return "--filter and --use-prompt-response need --invocation-logs"
+        return "" if args.file.is_file() else f"no such file: {args.file}"
+    if not args.invocation_logs.is_dir():
+        return f"--invocation-logs: no such folder: {args.invocation_logs}"
+    if args.via_drop:
+        return "--via-drop drops a dataset file; a run from invocation logs starts from its execution input"
+    if args.filter is not None:
+        try:
+            args.filter_value = json.loads(args.filter)
+        except ValueError as error:
+            return f"--filter is not valid JSON: {error}"
+    return ""
 
 
 def _parse_input(text: str | None) -> dict[str, Any] | str:
@@ -99,8 +140,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"distill local-run: {parsed}", file=sys.stderr)
         return 2
     args.extra_input = parsed
-    if not args.file.is_file():
-        print(f"distill local-run: no such file: {args.file}", file=sys.stderr)
+    problem = _source_problem(args)
+    if problem:
+        print(f"distill local-run: {problem}", file=sys.stderr)
         return 2
     if args.job_checks < 1:
         print("distill local-run: --job-checks must be at least 1", file=sys.stderr)
@@ -154,10 +196,14 @@ def run(args: argparse.Namespace) -> int:
                 return 1
             result = pipeline.wait(started[0].result["executionArn"], on_trace=trace, started=begun_run)
         else:
-            key = pipeline.upload(args.file)
+            if args.invocation_logs is not None:
+                key = pipeline.upload_tree(args.invocation_logs, LOGS_PREFIX)
+                say(f"Copied {args.invocation_logs}/ -> {key}")
+            else:
+                key = pipeline.upload(args.file)
+                say(f"Uploaded {args.file} -> s3://{pipeline.bucket}/{key}")
             run_input = _execution_input(args, key)
-            name = args.name or default_execution_name(args.file)
-            say(f"Uploaded {args.file} -> s3://{pipeline.bucket}/{key}")
+            name = args.name or default_execution_name(args.file or args.invocation_logs)
             say(f"Starting execution {name} (simulated job ends {args.job_outcome})")
             say("")
             result = pipeline.run(run_input, name=name, on_trace=trace)

@@ -17,6 +17,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from distill import bedrock, drops, job_waits
+from distill.invocation_logs.exporter import holdout_path
 from distill.locations import S3Location
 from distill.run_request import ResolvedRun, parse_request, resolve
 from distill.settings import PipelineSettings
@@ -70,6 +71,12 @@ class RunPlan:
         on_demand = {k: v for k, v in request.items() if k != "provisionedThroughput"}
         self.on_demand_run = resolve(parse_request({**on_demand, "onDemandDeployment": {}}), settings,
                                      EXECUTION_NAME, execution_arn)  # fmt: skip
+        # A run from the invocation logs under the project's own prefix, with a filter.
+        from_logs = {k: v for k, v in on_demand.items() if k != "dataset"}
+        logs = {"s3Uri": f"s3://{settings.bucket_name}/{settings.layout.logs_prefix}", "usePromptResponse": True,
+                "requestMetadataFilters": {"equals": {"team": "doctor"}}}  # fmt: skip
+        self.logs_run = resolve(parse_request({**from_logs, "invocationLogs": logs}), settings, EXECUTION_NAME,
+                                execution_arn)  # fmt: skip
         arn = self._arn
         student_id = self.run.student_model_id
         self.job_arn = arn(f"model-customization-job/{student_id}/{SAMPLE_ID}")
@@ -153,11 +160,26 @@ class RunPlan:
             self._s3("PutObject", S3Location.parse(self.run.reports_uri).key + "validation-report.json"),
         ]  # fmt: skip
 
+    def _preview_invocation_logs(self) -> list[Call]:
+        logs = S3Location.parse(self.logs_run.source)
+        sample = f"{logs.key}AWSLogs/{self.account.account}/BedrockModelInvocationLogs/{self.account.region}/x.json.gz"
+        copy, upload = S3Location.parse(self.logs_run.dataset_uri).key, {"UploadId": "upload-id"}
+        return [
+            Call("s3", "ListObjectsV2", {"Bucket": logs.bucket, "Prefix": logs.key}),
+            Call("s3", "GetObject", {"Bucket": logs.bucket, "Key": sample}),
+            *(self._s3(op, key, **extra) for key in (copy, holdout_path(copy))
+              for op, extra in (("PutObject", {}), ("CreateMultipartUpload", {}), ("UploadPart", {"PartNumber": 1, **upload}),
+                                ("CompleteMultipartUpload", upload), ("AbortMultipartUpload", upload))),
+            self._s3("PutObject", S3Location.parse(self.logs_run.reports_uri).key + "invocation-logs-preview.json"),
+        ]  # fmt: skip
+
     def _start_job(self) -> list[Call]:
         s = self.settings
         request = bedrock.customization_job_request(self.run, s.bedrock_role_arn, s.custom_model_kms_key_arn)
+        from_logs = bedrock.customization_job_request(self.logs_run, s.bedrock_role_arn, s.custom_model_kms_key_arn)
         # A retried task looks for the job it may already have started, by name.
         return [Call("bedrock", "CreateModelCustomizationJob", request),
+                Call("bedrock", "CreateModelCustomizationJob", from_logs),
                 Call("bedrock", "GetModelCustomizationJob", {"jobIdentifier": self.run.job_name})]  # fmt: skip
 
     @property
@@ -232,7 +254,7 @@ class RunPlan:
         without repeats."""
         a, key = self.account, self.settings.custom_model_kms_key_arn
         if role == BEDROCK_ROLE:
-            found = services.bedrock_role_needs(a, self.run, self.where.bucket_keys)
+            found = services.bedrock_role_needs(a, (self.run, self.logs_run), self.where.bucket_keys)
         elif role == STATE_MACHINE_ROLE:
             found = services.machine_needs(a, self.machine, self.functions) if self.machine else []
         else:

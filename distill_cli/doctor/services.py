@@ -38,12 +38,16 @@ def from_contracts(account: Account, needs: Sequence[contracts.Need]) -> list[Ne
     return [Need(Requirement(n.action, n.resource, {**account.base_context(), **n.context}), n.why) for n in needs]
 
 
-def bedrock_role_needs(account: Account, run: ResolvedRun, bucket_keys: Mapping[str, str]) -> list[Need]:
-    """What Bedrock does with the service role while it runs the job (contracts: S3, bucket keys, teacher)."""
-    return from_contracts(account, [*contracts.s3_needs(run.dataset_uri, run.output_uri),
-                                    *contracts.bucket_key_needs(bucket_keys, run.dataset_uri, run.output_uri),
-                                    *contracts.teacher_needs(run.teacher_model_id, account.region,
-                                                             account.account)])  # fmt: skip
+def bedrock_role_needs(account: Account, runs: Sequence[ResolvedRun], bucket_keys: Mapping[str, str]) -> list[Need]:
+    """What Bedrock does with the service role while it runs each run's job (contracts: S3, bucket keys,
+    teacher); a run from invocation logs reads the logs instead of a dataset."""
+    found: list[contracts.Need] = []
+    for run in runs:
+        training = run.invocation_logs.s3_uri if run.invocation_logs else run.dataset_uri
+        found += [*contracts.s3_needs(training, run.output_uri),
+                  *contracts.bucket_key_needs(bucket_keys, training, run.output_uri),
+                  *contracts.teacher_needs(run.teacher_model_id, account.region, account.account)]  # fmt: skip
+    return from_contracts(account, found)
 
 
 def model_key_needs(account: Account, module: str, key: str) -> list[Need]:

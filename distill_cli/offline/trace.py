@@ -81,6 +81,11 @@ def facts(result: Any) -> str:
         if result.get("error"):
             return f"the model did not answer: {result['error']}"
         return f"asked {_clip(result['prompt'])!r}, answered {_clip(result.get('answer') or '')!r}"
+    if result.get("source") == "invocation-logs":  # Preview the invocation logs
+        return (
+            f"{result.get('recordsSelected')} of {result.get('recordsRead')} log records selected, "
+            f"{result.get('teacherPairs')} answered by the teacher; {_clip(str(result.get('verdict', '')))}"
+        )
     if "recordsWritten" in result:
         return (
             f"{result['recordsWritten']} records converted ({result.get('recordsRead')} read, "

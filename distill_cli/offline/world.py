@@ -40,7 +40,7 @@ from distill_cli.offline.resources import Deployment, StateMachineDef
 from distill_cli.offline.results import RunResult, default_execution_name, failure_message, printer
 from distill_cli.offline.stepfunctions import SimulatedStepFunctions
 from distill_cli.offline.synthesis import SynthesizedApp, synthesize
-from distill_cli.offline.trace import Trace, facts
+from distill_cli.offline.trace import Trace, clock_text, facts
 
 REGION = "us-east-1"
 ACCOUNT = "123456789012"
@@ -162,6 +162,14 @@ class OfflinePipeline:
             self.quiet_keys.discard(key)
         return key
 
+    def upload_tree(self, directory: str | Path, prefix: str) -> str:
+        """Copy a local directory under ``prefix`` (keys keep the relative paths), as ``aws s3 sync`` would, e.g.
+        invocation logs in Bedrock's layout; returns the ``s3://`` prefix."""
+        root = Path(directory)
+        for path in sorted(p for p in root.rglob("*") if p.is_file()):
+            self.put(f"{prefix}{path.relative_to(root).as_posix()}", path.read_bytes())
+        return f"s3://{self.bucket}/{prefix}"
+
     def put(self, key: str, body: bytes | str) -> str:
         self.s3.put_object(Bucket=self.bucket, Key=key, Body=body.encode() if isinstance(body, str) else body)
         return key
@@ -218,27 +226,35 @@ class OfflinePipeline:
         lines: list[str] = []
         seen = 0
         before = len(self.bus.deliveries)
+        told: set[int] = set()
+
+        def say(line: str) -> None:
+            lines.append(line)
+            if emit:
+                emit(line)
 
         def flush() -> None:
             nonlocal seen
             for event in execution.events[seen:]:
                 for line in trace.feed(event):
-                    lines.append(line)
-                    if emit:
-                        emit(line)
+                    say(line)
             seen = len(execution.events)
+            # EventBridge deliveries (the job's end resuming the run, a failure's notice) when they settle, in
+            # the order they happen.
+            for index, delivery in enumerate(self.bus.deliveries[before:]):
+                if index not in told and delivery.settled:
+                    told.add(index)
+                    at = clock_text(self.scheduler.now() - execution.started)
+                    say(f"{at:>9} + rule {delivery.rule_name} -> {delivery.module}: "
+                        f"{delivery.error or facts(delivery.result)}")  # fmt: skip
 
         def done() -> bool:
             flush()
             return not execution.running and all(d.settled for d in self.bus.deliveries[before:])
 
         self.scheduler.run_until(done, limit_seconds=limit_days * 86_400)
+        flush()
         deliveries = self.bus.deliveries[before:]
-        for delivery in deliveries:
-            line = f"{'':>8} + rule {delivery.rule_name} -> {delivery.module}: {delivery.error or facts(delivery.result)}"
-            lines.append(line)
-            if emit:
-                emit(line)
         described = execution.describe()
         output = described.get("output")
         return RunResult(

@@ -69,7 +69,8 @@ def customization_job_request(run: ResolvedRun, role_arn: str, kms_key_arn: str 
         "clientRequestToken": run.client_request_token,
         "baseModelIdentifier": run.student_model_id,
         "customizationType": "DISTILLATION",
-        "trainingDataConfig": {"s3Uri": run.dataset_uri},
+        "trainingDataConfig": run.invocation_logs.training_data_config() if run.invocation_logs
+        else {"s3Uri": run.dataset_uri},
         "outputDataConfig": {"s3Uri": run.output_uri},
         "customizationConfig": {
             "distillationConfig": {

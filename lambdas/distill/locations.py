@@ -13,6 +13,7 @@ BEDROCK_S3_URI = re.compile(
 )
 VALIDATION_REPORT = "validation-report.json"
 SUMMARY = "summary.json"
+LOGS_PREVIEW = "invocation-logs-preview.json"
 _BUCKET = re.compile(r"[a-z0-9][-.a-z0-9]{1,61}[a-z0-9]")
 
 

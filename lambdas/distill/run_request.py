@@ -14,6 +14,7 @@ import msgspec
 from distill import naming
 from distill.errors import InvalidRunInput
 from distill.locations import RunLocations, S3Location
+from distill.log_source import InvocationLogsPlan, InvocationLogsRequest, resolve_logs
 from distill.settings import PipelineSettings, Strict
 
 InputFormat = Literal["auto", "prompt-completion", "conversation", "chat"]
@@ -22,6 +23,7 @@ Commitment = Literal["OneMonth", "SixMonths"]
 # How the distilled model is served once the job completed; the state machine's
 # "How should the model be served?" choice reads it from $.run.serving.
 Serving = Literal["none", "provisioned-throughput", "on-demand"]
+SourceKind = Literal["dataset", "invocation-logs"]
 SYSTEM_PROMPT_MAX = 20_000
 ModelUnits = Annotated[int, msgspec.Meta(ge=1, le=100)]
 
@@ -41,7 +43,8 @@ class OnDemandDeploymentRequest(Strict, frozen=True):
 
 
 class RunRequest(Strict, frozen=True):
-    dataset: str
+    dataset: str | None = None  # a prepared dataset ... or Bedrock's invocation logs (exactly one of the two)
+    invocation_logs: InvocationLogsRequest | None = None
     teacher_model_id: str | None = None
     student_model_id: str | None = None
     max_response_length: Annotated[int, msgspec.Meta(ge=1, le=32768)] | None = None
@@ -74,8 +77,10 @@ class ResolvedRun(Strict, frozen=True):
     run_id: str
     execution_name: str
     execution_arn: str
-    source: str  # s3:// object or prefix with the raw data
-    dataset_uri: str  # converted dataset Bedrock trains from
+    source: str  # s3:// object or prefix with the raw data (or the invocation logs)
+    # The converted dataset Bedrock trains from; for a run from invocation logs, the copy of the selection the
+    # preview writes (Bedrock reads the logs themselves).
+    dataset_uri: str
     output_uri: str  # where the job writes its metrics and synthetic data
     reports_uri: str
     teacher_model_id: str
@@ -91,6 +96,9 @@ class ResolvedRun(Strict, frozen=True):
     provisioned_throughput: ProvisioningPlan | None  # set when serving == "provisioned-throughput"
     on_demand_deployment: DeploymentPlan | None  # set when serving == "on-demand"
     tags: dict[str, str]
+    # "dataset" or "invocation-logs": the state machine's "Where does the training data come from?" reads it.
+    source_kind: SourceKind = "dataset"
+    invocation_logs: InvocationLogsPlan | None = None
 
 
 def parse_request(raw: Any) -> RunRequest:
@@ -106,7 +114,13 @@ def parse_request(raw: Any) -> RunRequest:
 def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str, execution_arn: str,
             default_system_prompt: str = "") -> ResolvedRun:  # fmt: skip
     """Apply defaults and allow-lists; derive names, tokens and locations."""
-    source = _dataset_location(request.dataset, settings)
+    if (request.dataset is None) == (request.invocation_logs is None):
+        raise InvalidRunInput(
+            "execution input: give either dataset (a JSONL file or prefix) or invocationLogs (Bedrock's model "
+            "invocation logs), exactly one of them - at `$.dataset`"
+        )
+    logs = resolve_logs(request.invocation_logs, settings) if request.invocation_logs is not None else None
+    source = S3Location.parse(logs.s3_uri) if logs else _dataset_location(str(request.dataset), settings)
     teacher = request.teacher_model_id or settings.defaults.teacher_model_id
     student = request.student_model_id or settings.defaults.student_model_id
     _allowed("teacherModelId", teacher, settings.teacher_models)
@@ -149,6 +163,8 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
         provisioned_throughput=throughput,
         on_demand_deployment=deployment,
         tags=tags,
+        source_kind="invocation-logs" if logs else "dataset",
+        invocation_logs=logs,
     )
 
 

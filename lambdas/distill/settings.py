@@ -39,9 +39,12 @@ class BucketLayout(Strict, frozen=True):
     reports_prefix: str = "reports/"
     # A run waiting for its job keeps its task token here, where the job's state-change event finds it.
     waits_prefix: str = "waits/"
+    # Bedrock's model invocation logs a run may distil from (Bedrock's logging may deliver here directly).
+    logs_prefix: str = "invocation-logs/"
 
     def __post_init__(self) -> None:
-        for name in ("drop_prefix", "datasets_prefix", "jobs_prefix", "reports_prefix", "waits_prefix"):
+        for name in ("drop_prefix", "datasets_prefix", "jobs_prefix", "reports_prefix", "waits_prefix",
+                     "logs_prefix"):  # fmt: skip
             value = getattr(self, name)
             if not value.endswith("/") or value.startswith("/"):
                 raise ValueError(f"{name} must look like 'name/' (got {value!r})")
@@ -79,6 +82,8 @@ class PipelineSettings(Strict, frozen=True):
     allowed_student_models: tuple[str, ...] = ()
     # Other buckets a run may read its dataset from (the project's own bucket is always allowed).
     allowed_data_buckets: tuple[str, ...] = ()
+    # Other places ("bucket/prefix/") a run may distil invocation logs from.
+    allowed_log_buckets: tuple[str, ...] = ()
     polling: PollingPolicy = PollingPolicy()
     # Tags put on every job, custom model and provisioned throughput the pipeline creates (cleanup finds
     # them by these).

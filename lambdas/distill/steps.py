@@ -19,7 +19,7 @@ from distill.errors import (
     InvalidRunInput,
     QuotaExceeded,
 )
-from distill.locations import VALIDATION_REPORT, S3Location
+from distill.locations import LOGS_PREVIEW, VALIDATION_REPORT, S3Location
 from distill.run_request import ResolvedRun, parse_request, resolve, to_state
 from distill.settings import PipelineSettings
 
@@ -71,6 +71,49 @@ def prepare_dataset(run: ResolvedRun, settings: PipelineSettings) -> dict[str, A
         "bytesIn": report.bytes_in,
         "bytesOut": report.bytes_out,
     }
+
+
+def preview_invocation_logs(run: ResolvedRun, settings: PipelineSettings) -> dict[str, Any]:
+    """State "Preview the invocation logs": read the logs as Bedrock will, apply the filter, and fail before the
+    job -- with the metadata keys and values that do exist -- when Bedrock would refuse the selection.
+
+    The selection is also written as a bedrock-conversation-2024 copy next to the run's datasets (what the run
+    trained on, to keep; its first prompt is the smoke test's) with a stable hold-out beside it.
+    """
+    from distill.dataset import S3MultipartSink
+    from distill.invocation_logs import ProfileOptions, export, holdout_path, parse_filter, s3_log_files
+
+    plan = run.invocation_logs
+    if plan is None:
+        raise InvalidRunInput("this run distils from a dataset, not from invocation logs")
+    s3 = aws.client("s3")
+    selection = parse_filter(plan.request_metadata_filters) if plan.request_metadata_filters else None
+    options = ProfileOptions(selection=selection, teacher=run.teacher_model_id,
+                             use_prompt_response=plan.use_prompt_response)  # fmt: skip
+    try:
+        files = s3_log_files(s3, plan.s3_uri)
+    except ValueError as error:
+        raise DatasetInvalid(str(error)) from None
+    sinks = S3MultipartSink(s3, run.dataset_uri), S3MultipartSink(s3, holdout_path(run.dataset_uri))
+    report = export(files, sinks[0], sinks[1], options, holdout=LOGS_HOLDOUT, on_invalid=run.on_invalid_records)
+    preview = report.to_dict()
+    where = S3Location.parse(run.reports_uri).child(LOGS_PREVIEW)
+    s3.put_object(Bucket=where.bucket, Key=where.key, Body=json.dumps(preview).encode(),
+                  ContentType="application/json")  # fmt: skip
+    # Bedrock trains from the logs, not from the copy: its rules decide (the profile's verdict). A copy that
+    # de-duplication left short is not committed, and the run goes on without it.
+    if not report.profile.ok:
+        raise DatasetInvalid(f"{report.profile.verdict()} (full preview: {where.uri})")
+    profile = preview["profile"]
+    return {
+        "source": "invocation-logs", "logsUri": plan.s3_uri, "previewUri": where.uri,
+        "datasetUri": run.dataset_uri if report.ok else None,
+        "recordsRead": profile["recordsScanned"], "recordsSelected": profile["selected"]["records"],
+        "recordsUsable": profile["selected"]["usable"], "teacherPairs": profile["selected"]["withTeacherResponse"],
+        "recordsWritten": report.training, "recordsHeldOut": report.held_out, "duplicates": report.duplicates,
+        "recordsDropped": profile["recordsInvalid"], "verdict": report.profile.verdict()[:500],
+        "copyWritten": report.ok, "copy": report.message[:300],
+    }  # fmt: skip
 
 
 def start_job(run: ResolvedRun, settings: PipelineSettings) -> dict[str, Any]:
@@ -177,6 +220,8 @@ def _failure_message(status: str, given: str, phase: Callable[[str], polling.Pha
     return given
 
 
+LOGS_HOLDOUT = 0.05  # the copy of a selection keeps a stable 5% apart (prompts to try the model on, unseen)
+
 # What the smoke test keeps in the execution state: a state's input and output may hold 256 KiB in all, and a
 # record may be 1 MiB (https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html).
 PREVIEW_CHARS = 500
@@ -184,7 +229,8 @@ ANSWER_CHARS = 2_000
 FIRST_LINE_MAX = 4 * 1024 * 1024  # a converted record: 1 MiB of input plus the system prompt and JSON escapes
 
 
-def try_model(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSettings) -> dict[str, Any]:
+def try_model(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSettings,
+              dataset: dict[str, Any] | None = None) -> dict[str, Any]:  # fmt: skip
     """State "Try the distilled model": one prompt from the dataset through Converse, as the notebook does, on
     whatever serves the model (``$.serving.modelId``: the provisioned model or the deployment).
 
@@ -192,6 +238,9 @@ def try_model(run: ResolvedRun, serving: dict[str, Any], settings: PipelineSetti
     person reading the notification decides what to do with it. Only a preview of the prompt and a bounded
     answer go into the state.
     """
+    if dataset is not None and not dataset.get("datasetUri"):
+        return {"prompt": None, "promptChars": 0, "answer": None,
+                "error": f"no prompt to try: {dataset.get('copy') or 'the run kept no dataset'}"}  # fmt: skip
     try:
         prompt = _first_prompt(run.dataset_uri)
     except ValueError as error:

@@ -37,6 +37,8 @@ def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[
         "execution": {"name": run["executionName"], "arn": run["executionArn"]},
         "input": {
             "dataset": run["source"],
+            "sourceKind": run.get("sourceKind", "dataset"),
+            "invocationLogs": run.get("invocationLogs"),
             "teacherModelId": run["teacherModelId"],
             "studentModelId": run["studentModelId"],
             "maxResponseLength": run["maxResponseLength"],
@@ -88,8 +90,7 @@ def success_message(summary: dict[str, Any]) -> tuple[str, str]:
         "",
         f"Custom model:        {summary['customModelArn']}",
         *_served_by(summary),
-        f"Records converted:   {summary['dataset'].get('recordsWritten', '?')} "
-        f"(dropped {summary['dataset'].get('recordsDropped', 0)})",
+        *_records(summary),
         f"Job output/metrics:  {summary['job']['outputUri']}",
         f"Run summary:         {summary_uri(summary['reportsUri'])}",
     ]
@@ -103,6 +104,20 @@ def success_message(summary: dict[str, Any]) -> tuple[str, str]:
     elif smoke:
         lines += ["", f"Smoke test: the model did not answer: {smoke_error(smoke)[:500]}"]
     return f"Distillation succeeded: {summary['execution']['name']}"[:100], "\n".join(lines)
+
+
+def _records(summary: dict[str, Any]) -> list[str]:
+    data = summary["dataset"]
+    if summary["input"].get("sourceKind") != "invocation-logs":
+        return [f"Records converted:   {data.get('recordsWritten', '?')} (dropped {data.get('recordsDropped', 0)})"]
+    logs = summary["input"].get("invocationLogs") or {}
+    chosen = json.dumps(logs.get("requestMetadataFilters")) if logs.get("requestMetadataFilters") else "none"
+    return [
+        f"Invocation logs:     {data.get('logsUri', summary['input']['dataset'])} (filter: {chosen[:300]})",
+        f"Records selected:    {data.get('recordsSelected', '?')} of {data.get('recordsRead', '?')} read; "
+        f"{data.get('teacherPairs', '?')} answered by the teacher",
+        f"Preview:             {data.get('previewUri', '?')}",
+    ]
 
 
 def _served_by(summary: dict[str, Any]) -> list[str]:

@@ -10,4 +10,4 @@ from distill.settings import load_settings
 
 @lambda_entry
 def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
-    return steps.try_model(run_from_state(event["run"]), event["serving"], load_settings())
+    return steps.try_model(run_from_state(event["run"]), event["serving"], load_settings(), event.get("dataset"))

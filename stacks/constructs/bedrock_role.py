@@ -11,13 +11,14 @@ from constructs import Construct
 
 from distill.settings import BucketLayout
 from stacks.constructs.arns import bedrock_arn, is_inference_profile, model_arns
+from stacks.constructs.grants import read_logs
 
 
 class BedrockServiceRole(Construct):
     """Reads the converted dataset (datasets/) and writes the job's output (jobs/); nothing else."""
 
     def __init__(self, scope: Construct, id: str, *, bucket: s3.IBucket, layout: BucketLayout,
-                 teachers: Sequence[str] = ()) -> None:  # fmt: skip
+                 teachers: Sequence[str] = (), log_locations: Sequence[tuple[str, str]] = ()) -> None:  # fmt: skip
         super().__init__(scope, id)
         # Confused-deputy guard: only customization jobs of this account may assume the role.
         principal = iam.ServicePrincipal(
@@ -55,6 +56,9 @@ class BedrockServiceRole(Construct):
             self.role.add_to_policy(iam.PolicyStatement(
                 sid="InvokeCrossRegionTeachers", actions=["bedrock:InvokeModel"], resources=sorted(set(profiles)),
             ))  # fmt: skip
+        # A run from invocation logs: Bedrock reads the logs under the allowed prefixes, read-only.
+        if log_locations:
+            read_logs(self.role, list(log_locations), "InvocationLogs")
         if bucket.encryption_key is not None:
             self.role.add_to_policy(iam.PolicyStatement(
                 sid="UseBucketKey", actions=["kms:Decrypt", "kms:GenerateDataKey"],

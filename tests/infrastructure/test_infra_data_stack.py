@@ -103,3 +103,18 @@ def test_given_default_config_when_synthesized_then_data_stack_needs_no_custom_r
     # EventBridge delivery is a native bucket property, not CDK's notifications custom resource.
     synth.data.resource_count_is("AWS::Lambda::Function", 0)
     assert not synth.resources("Custom::S3BucketNotifications", stack="data")
+
+
+def test_given_default_config_when_synthesized_then_bedrock_may_deliver_invocation_logs_under_its_prefix_only(synth):
+    bucket_id = _data_bucket_id(synth)
+    (policy,) = [p for p in synth.resources("AWS::S3::BucketPolicy", stack="data").values()
+                 if p["Properties"]["Bucket"] == {"Ref": bucket_id}]  # fmt: skip
+    (delivery,) = [s for s in policy["Properties"]["PolicyDocument"]["Statement"] if s["Effect"] == "Allow"]
+    # The user guide's statement for model invocation logging to S3, with its confused-deputy conditions.
+    assert delivery["Principal"] == {"Service": "bedrock.amazonaws.com"} and delivery["Action"] == "s3:PutObject"
+    assert synth.flatten(delivery["Resource"]) == (
+        f"<{bucket_id}.Arn>/invocation-logs/AWSLogs/<AWS::AccountId>/BedrockModelInvocationLogs/*")
+    assert {test: {k: synth.flatten(v) for k, v in keys.items()} for test, keys in delivery["Condition"].items()} == {
+        "StringEquals": {"aws:SourceAccount": "<AWS::AccountId>"},
+        "ArnLike": {"aws:SourceArn": "arn:<AWS::Partition>:bedrock:<AWS::Region>:<AWS::AccountId>:*"}}
+    assert synth.data_json["Outputs"]["InvocationLogsPrefix"]["Value"]["Fn::Join"][1][-1] == "/invocation-logs/"

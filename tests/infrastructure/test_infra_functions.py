@@ -11,6 +11,7 @@ from stacks.constructs.functions import HANDLERS
 EXPECTED = {
     "handlers.check_run_settings.handler": (60, 256),
     "handlers.prepare_dataset.handler": (900, 1024),
+    "handlers.preview_invocation_logs.handler": (900, 1024),  # reads up to gigabytes of logs, streaming
     "handlers.start_job.handler": (60, 256),
     "handlers.await_job.handler": (60, 256),
     "handlers.job_state_changed.handler": (60, 256),

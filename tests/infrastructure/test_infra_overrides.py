@@ -19,6 +19,7 @@ def overridden(tmp_path_factory):
         "stackPrefix": "Test",
         "kmsKeyArn": KEY,
         "allowedDataBuckets": ["raw-data-a"],
+        "allowedInvocationLogBuckets": ["team-logs/bedrock/"],
         "polling": {"firstWaitSeconds": 1, "maxWaitSeconds": 1},
     }
     app, data, pipeline = build_app(context, outdir=str(tmp_path_factory.mktemp("cdk-out-overrides")))
@@ -49,10 +50,10 @@ def test_given_a_kms_key_when_synthesized_then_the_bucket_uses_it_and_readers_ma
         by_sid.setdefault(statement.get("Sid", ""), []).append(statement)
     # Every function decrypts with the key (its environment, and what it reads); S3 writers generate data keys.
     functions = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(by_sid["DecryptOwnEnvironment"]) == len(functions) == 13
+    assert len(by_sid["DecryptOwnEnvironment"]) == len(functions) == 14
     assert all(s["Action"] == "kms:Decrypt" or s["Action"] == ["kms:Decrypt"] for s in by_sid["DecryptOwnEnvironment"])
     assert all(f["Properties"]["KmsKeyArn"] == KEY for f in functions)
-    assert len(by_sid["WriteUnderProjectKey"]) == 4  # prepare, summary, notifier, the waiting token
+    assert len(by_sid["WriteUnderProjectKey"]) == 5  # prepare, summary, notifier, the waiting token, the preview
     # The custom model under the key: the job's starter may encrypt with it.
     (encrypt,) = by_sid["EncryptTheCustomModel"]
     assert sorted(encrypt["Action"]) == ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey"]
@@ -68,6 +69,18 @@ def test_given_an_allowed_data_bucket_when_synthesized_then_prepare_may_read_it(
     _, _, _, pipeline = overridden
     reads = [s for s in _statements(pipeline) if s.get("Sid") == "ReadAllowedDataBuckets"]
     assert json.dumps(reads).count("raw-data-a/*") == 1
+
+
+def test_given_an_allowed_invocation_log_prefix_when_synthesized_then_bedrock_and_the_preview_read_only_it(overridden):
+    _, _, _, pipeline = overridden
+    reads = [s for s in _statements(pipeline) if s.get("Sid") == "ReadInvocationLogs"]
+    assert len(reads) == 2  # the Bedrock role and the preview
+    for statement in reads:
+        assert statement["Action"] == "s3:GetObject"
+        assert ":s3:::team-logs/bedrock/*" in json.dumps(statement)
+    lists = [s for s in _statements(pipeline) if s.get("Sid", "").startswith("ListInvocationLogs")
+             and "team-logs" in json.dumps(s)]  # fmt: skip
+    assert len(lists) == 2 and all(s["Condition"] == {"StringLike": {"s3:prefix": ["bedrock/*"]}} for s in lists)
 
 
 def test_given_a_polling_override_when_synthesized_then_the_functions_get_it(overridden):

@@ -39,12 +39,13 @@ def test_given_default_config_when_synthesized_then_bedrock_role_reads_datasets_
     statements = synth.statements(BEDROCK_ROLE)
     assert {(a, r) for s in statements for a in s["Action"] for r in s["Resource"] if a.startswith("s3:")} == {
         ("s3:GetObject", f"{BUCKET_ARN}/datasets/*"),
+        ("s3:GetObject", f"{BUCKET_ARN}/invocation-logs/*"),  # a run from the invocation logs
         ("s3:GetObject", f"{BUCKET_ARN}/jobs/*"),
         ("s3:PutObject", f"{BUCKET_ARN}/jobs/*"),
         ("s3:ListBucket", BUCKET_ARN),
     }
     listings = sorted(s["Condition"]["StringLike"]["s3:prefix"] for s in statements if "s3:ListBucket" in s["Action"])
-    assert listings == [["datasets/*"], ["jobs/*"]]
+    assert listings == [["datasets/*"], ["invocation-logs/*"], ["jobs/*"]]
     assert all(s.get("Condition") for s in statements if "s3:ListBucket" in s["Action"])
     assert not _bedrock_role(synth)["Properties"].get("ManagedPolicyArns")
 
@@ -93,8 +94,14 @@ def test_given_default_config_when_synthesized_then_each_function_reaches_only_i
     assert s3_roles == {
         "BedrockServiceRole", "FunctionsPrepareDatasetRole", "FunctionsTryModelRole", "FunctionsFinishRunRole",
         "FunctionsNotifyFailureRole", "FunctionsStartFromDropRole", "FunctionsAwaitJobRole",
-        "FunctionsJobStateChangedRole",
+        "FunctionsJobStateChangedRole", "FunctionsPreviewInvocationLogsRole",
     }  # fmt: skip
+    # The preview reads and lists the logs (only their prefix) and writes its copy and its report.
+    preview = _role_of(synth, "PreviewInvocationLogs")
+    assert synth.allowed(preview, "s3:GetObject") == {f"{BUCKET_ARN}/invocation-logs/*"}
+    assert synth.allowed(preview, "s3:PutObject") == {f"{BUCKET_ARN}/datasets/*", f"{BUCKET_ARN}/reports/*"}
+    (listing,) = (s for s in synth.statements(preview) if "s3:ListBucket" in s["Action"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["invocation-logs/*"]}}
     # The waiting run's token, under waits/: kept and answered by the waiting task, found by the job's event.
     assert s3_access("AwaitJob") == {("s3:PutObject", "*"), ("s3:DeleteObject", "*")}
     assert synth.allowed(_role_of(synth, "AwaitJob"), "s3:PutObject") == {f"{BUCKET_ARN}/waits/*"}

@@ -13,6 +13,7 @@ TASKS = {
                             "defaults": {"systemPrompt": ""}},
                            None, False),
     "Prepare dataset": ("FunctionsPrepareDataset", {"run.$": "$.run"}, "$.dataset", False),
+    "Preview the invocation logs": ("FunctionsPreviewInvocationLogs", {"run.$": "$.run"}, "$.dataset", False),
     "Start distillation job": ("FunctionsStartJob", {"run.$": "$.run"}, "$.job", True),
     # Both serving loops keep their state in $.serving (its modelId is what the smoke test calls).
     "Create provisioned throughput": ("FunctionsProvisionThroughput", {"run.$": "$.run", "job.$": "$.job"},
@@ -23,8 +24,8 @@ TASKS = {
                                    "$.serving", True),
     "Check the deployment": ("FunctionsCheckDeployment", {"run.$": "$.run", "serving.$": "$.serving"},
                              "$.serving", True),
-    "Try the distilled model": ("FunctionsTryModel", {"run.$": "$.run", "serving.$": "$.serving"},
-                                "$.smokeTest", True),
+    "Try the distilled model": ("FunctionsTryModel", {"run.$": "$.run", "serving.$": "$.serving",
+                                                      "dataset.$": "$.dataset"}, "$.smokeTest", True),
     "Write run summary": ("FunctionsFinishRun", {"state.$": "$"}, None, False),
 }  # fmt: skip
 # AWS's best-practice retry list for Lambda tasks (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
@@ -57,7 +58,8 @@ def test_given_default_config_when_synthesized_then_the_states_are_the_documente
     states = synth.definition["States"]
     assert synth.definition["StartAt"] == "Check run settings"
     assert set(states) == {
-        *TASKS, *WAITS, "Is the job finished?", "How should the model be served?",
+        *TASKS, *WAITS, "Where does the training data come from?", "Unexpected training data source",
+        "Is the job finished?", "How should the model be served?",
         "No serving requested", "Unexpected serving choice",
         "Wait for the throughput", "Is the throughput ready?", "Distillation finished",
         "Distillation job failed", "Distillation job stopped", "Unexpected job status",
@@ -81,10 +83,19 @@ def test_given_default_config_when_synthesized_then_tasks_call_their_function_wi
 
 def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order(synth):
     states = synth.definition["States"]
-    order = ["Check run settings", "Prepare dataset", "Start distillation job",
-             "Wait for the job to end (first hour)", "Is the job finished?"]  # fmt: skip
+    order = ["Check run settings", "Where does the training data come from?"]
     for here, there in itertools.pairwise(order):
         assert states[here]["Next"] == there
+    assert _branches(states["Where does the training data come from?"]) == {
+        "dataset": "Prepare dataset", "invocation-logs": "Preview the invocation logs",
+        "<otherwise>": "Unexpected training data source"}  # fmt: skip
+    assert states["Where does the training data come from?"]["Choices"][0]["Variable"] == "$.run.sourceKind"
+    assert states["Unexpected training data source"] == {"Type": "Fail", "Error": "UnexpectedSourceKind"}
+    order = ["Prepare dataset", "Start distillation job", "Wait for the job to end (first hour)",
+             "Is the job finished?"]  # fmt: skip
+    for here, there in itertools.pairwise(order):
+        assert states[here]["Next"] == there
+    assert states["Preview the invocation logs"]["Next"] == "Start distillation job"
     assert states["Wait for the job to end"]["Next"] == "Is the job finished?"
     assert states["Create provisioned throughput"]["Next"] == "Wait for the throughput"
     assert states["Wait for the throughput"]["Next"] == "Check provisioned throughput"

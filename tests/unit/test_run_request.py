@@ -13,6 +13,7 @@ from distill.settings import PipelineSettings
 
 SETTINGS = PipelineSettings(
     bucket_name="distill-data-bucket",
+    allowed_log_buckets=("team-logs/bedrock/",),
     bedrock_role_arn="arn:aws:iam::123456789012:role/BedrockDistillRole",
     allowed_student_models=("amazon.nova-micro-v1:0:128k", "amazon.nova-lite-v1:0:300k"),
     allowed_data_buckets=("partner-bucket",),
@@ -92,7 +93,23 @@ def test_given_a_resolved_run_with_a_commitment_when_it_round_trips_through_the_
 @pytest.mark.parametrize(
     ("raw", "names"),
     [
-        ({}, "`dataset`"),
+        ({}, "$.dataset"),
+        ({"dataset": "incoming/x.jsonl", "invocationLogs": {"s3Uri": "s3://distill-data-bucket/invocation-logs/"}},
+         "$.dataset"),
+        ({"invocationLogs": {"s3Uri": "s3://team-logs/other/"}}, "$.invocationLogs.s3Uri"),
+        ({"invocationLogs": {"s3Uri": "s3://distill-data-bucket/incoming/"}}, "$.invocationLogs.s3Uri"),
+        ({"invocationLogs": {"s3Uri": "s3://distill-data-bucket/invocation-logs/../incoming/"}},
+         "$.invocationLogs.s3Uri"),
+        ({"invocationLogs": {"s3Uri": "not-a-uri"}}, "$.invocationLogs.s3Uri"),
+        ({"invocationLogs": {}}, "`s3Uri`"),
+        ({"invocationLogs": {"s3Uri": "s3://distill-data-bucket/invocation-logs/", "usePromptResponse": "yes"}},
+         "$.invocationLogs.usePromptResponse"),
+        ({"invocationLogs": {"s3Uri": "s3://distill-data-bucket/invocation-logs/",
+                             "requestMetadataFilters": {"equals": {"team": "a"}, "notEquals": {"b": "c"}}}},
+         "$.invocationLogs.requestMetadataFilters"),
+        ({"invocationLogs": {"s3Uri": "s3://distill-data-bucket/invocation-logs/",
+                             "requestMetadataFilters": {"andAll": []}}},
+         "$.invocationLogs.requestMetadataFilters.andAll"),
         ({"dataset": "incoming/x.jsonl", "teacher": "x"}, "`teacher`"),
         ({"dataset": 7}, "$.dataset"),
         ({"dataset": "incoming/x.jsonl", "maxResponseLength": "1000"}, "$.maxResponseLength"),
@@ -150,3 +167,22 @@ def test_given_user_tags_when_resolved_then_they_are_kept_beside_the_pipeline_ta
     tags = _resolve({"dataset": "incoming/x.jsonl", "tags": {"team": "ml-platform"}}).tags
     assert tags["team"] == "ml-platform"
     assert tags["created-by"] == "distill-pipeline"
+
+
+def test_given_invocation_logs_when_resolved_then_the_run_trains_from_them_with_the_filter_as_the_api_takes_it() -> None:
+    run = _resolve({"invocationLogs": {"s3Uri": "s3://team-logs/bedrock/AWSLogs", "usePromptResponse": True,
+                                       "requestMetadataFilters": {"equals": {"team": "support"}}}})
+    assert run.source_kind == "invocation-logs"
+    assert run.source == "s3://team-logs/bedrock/AWSLogs/"
+    plan = run.invocation_logs
+    assert plan is not None and plan.use_prompt_response
+    assert plan.training_data_config() == {"invocationLogsConfig": {
+        "invocationLogSource": {"s3Uri": "s3://team-logs/bedrock/AWSLogs/"}, "usePromptResponse": True,
+        "requestMetadataFilters": {"equals": {"team": "support"}}}}
+    assert run.dataset_uri == f"s3://distill-data-bucket/datasets/{run.run_id}/train.jsonl"
+    assert run_from_state(to_state(run)) == run
+
+
+def test_given_a_dataset_when_resolved_then_the_source_kind_is_dataset() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl"})
+    assert run.source_kind == "dataset" and run.invocation_logs is None

@@ -181,3 +181,31 @@ def test_given_no_completed_model_when_a_deployment_is_requested_then_the_model_
 def test_given_a_deployment_request_the_real_api_would_refuse_when_sent_then_it_is_refused() -> None:
     with pytest.raises(ParamValidationError):
         SimulatedBedrock().create_custom_model_deployment(modelDeploymentName="a--b", modelArn="arn:x")
+
+
+@pytest.mark.parametrize(("filters", "ends"), [({"equals": {"use-case": "support"}}, "Completed"),
+                                              ({"equals": {"use-case": "returns"}}, "Failed")])  # fmt: skip
+def test_given_a_job_from_invocation_logs_when_it_ends_then_bedrock_applied_the_filter(filters, ends) -> None:
+    # Bedrock reads the logs and applies requestMetadataFilters itself: a selection under its minimum fails the
+    # job even when nothing checked it before (the preview is ours, not Bedrock's).
+    import boto3
+    from moto import mock_aws
+
+    from tests.workflow.test_workflow_invocation_logs import SAMPLE
+
+    with mock_aws():
+        s3 = boto3.client("s3", region_name="us-east-1")
+        s3.create_bucket(Bucket="distill-data-bucket")
+        for path in SAMPLE.rglob("*.json.gz"):
+            s3.put_object(Bucket="distill-data-bucket", Key=f"invocation-logs/{path.relative_to(SAMPLE).as_posix()}",
+                          Body=path.read_bytes())  # fmt: skip
+        run = resolve(parse_request({"invocationLogs": {"s3Uri": "s3://distill-data-bucket/invocation-logs/",
+                                                        "requestMetadataFilters": filters}}),
+                      SETTINGS, "run-2", "arn:aws:states:us-east-1:123456789012:execution:sm:run-2")  # fmt: skip
+        fake = SimulatedBedrock(s3=s3, job_checks=1)
+        arn = fake.create_model_customization_job(**bedrock.customization_job_request(run, SETTINGS.bedrock_role_arn))
+        answer = fake.get_model_customization_job(jobIdentifier=arn["jobArn"])
+    _assert_shape("GetModelCustomizationJob", answer)
+    assert answer["status"] == ends
+    if ends == "Failed":
+        assert answer["failureMessage"].startswith("Data validation failed: REJECTED: the filter selects 12")

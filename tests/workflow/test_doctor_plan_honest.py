@@ -25,6 +25,7 @@ from distill_cli.doctor.plan import (
 from distill_cli.offline.world import ACCOUNT, REGION, OfflinePipeline
 
 SAMPLE = "samples/support-tickets.jsonl"
+LOGS = "samples/invocation-logs"
 Key = tuple[str, str, str]  # (role, action or "trust", resource shape or the trusted service)
 
 
@@ -90,8 +91,8 @@ def planned(world: OfflinePipeline, leave_out: str = "") -> set[Key]:
 
 @pytest.fixture(scope="module")
 def offline_runs(synthesized) -> Iterator[Callable[[], list[OfflinePipeline]]]:
-    """Three real offline runs (provisioned throughput, on-demand, a failed throughput with the cost guard) and
-    one run started by dropping the file: the worlds stay open for the module's tests."""
+    """Four real offline runs (provisioned throughput, on-demand, from invocation logs, a failed throughput with
+    the cost guard) and one run started by dropping the file: the worlds stay open for the module's tests."""
     worlds: list[OfflinePipeline] = []
 
     def open_runs() -> list[OfflinePipeline]:
@@ -102,6 +103,10 @@ def offline_runs(synthesized) -> Iterator[Callable[[], list[OfflinePipeline]]]:
         for run_input in ({"provisionedThroughput": {}}, {"onDemandDeployment": {}}):
             result = serving.run({"dataset": serving.upload(SAMPLE), **run_input})
             assert result.status == "SUCCEEDED", result.message
+        logs = {"s3Uri": serving.upload_tree(LOGS, "invocation-logs/"), "usePromptResponse": True,
+                "requestMetadataFilters": {"equals": {"use-case": "support"}}}  # fmt: skip
+        result = serving.run({"invocationLogs": logs, "onDemandDeployment": {}})
+        assert result.status == "SUCCEEDED", result.message
         failing = OfflinePipeline(synthesized=synthesized, job_checks=1, throughput_fails=True).__enter__()
         worlds.append(failing)
         result = failing.run({"dataset": failing.upload(SAMPLE), "provisionedThroughput": {}})

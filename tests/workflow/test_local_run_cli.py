@@ -122,3 +122,40 @@ def test_given_a_missing_file_when_local_run_then_exit_2(capsys, tmp_path):
     _, err = _lines(capsys)
     assert code == 2
     assert "no such file" in err
+
+
+def test_given_invocation_logs_and_a_filter_when_local_run_then_the_job_trains_from_them(capsys):
+    code = main(["local-run", "--invocation-logs", "samples/invocation-logs", "--use-prompt-response",
+                 "--filter", '{"equals": {"use-case": "support"}}', "--job-checks", "1"])  # fmt: skip
+
+    lines, _ = _lines(capsys)
+    assert code == 0, lines[-1]
+    text = "\n".join(lines)
+    assert "> Preview the invocation logs" in text and "> Prepare dataset" not in text
+    assert "169 of 301 log records selected, 160 answered by the teacher; ACCEPTED" in text
+
+
+def test_given_a_filter_that_selects_too_little_when_local_run_then_exit_1_with_the_existing_keys(capsys):
+    code = main(["local-run", "--invocation-logs", "samples/invocation-logs",
+                 "--filter", '{"equals": {"use-case": "returns"}}', "--quiet"])  # fmt: skip
+
+    lines, _ = _lines(capsys)
+    assert code == 1
+    assert lines[-1].startswith("FAILED: DatasetInvalid: REJECTED: the filter selects 12 usable records")
+    assert "'use-case' in 229" in lines[-1]
+
+
+@pytest.mark.parametrize(
+    ("argv", "says"),
+    [
+        ([], "give a dataset FILE or --invocation-logs DIR"),
+        (["samples/support-tickets.jsonl", "--invocation-logs", "samples/invocation-logs"], "exactly one"),
+        (["samples/support-tickets.jsonl", "--filter", "{}"], "need --invocation-logs"),
+        (["--invocation-logs", "no/such/dir"], "no such folder"),
+        (["--invocation-logs", "samples/invocation-logs", "--filter", "{team"], "--filter is not valid JSON"),
+        (["--invocation-logs", "samples/invocation-logs", "--via-drop"], "--via-drop"),
+    ],
+)
+def test_given_a_bad_choice_of_training_data_when_local_run_then_exit_2_saying_why(capsys, argv, says):
+    assert main(["local-run", *argv]) == 2
+    assert says in _lines(capsys)[1]

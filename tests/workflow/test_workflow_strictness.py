@@ -74,6 +74,16 @@ def start_retried_into_its_own_job(world: OfflinePipeline, attempt: int, dataset
     return _run(world, {}, "SUCCEEDED", dataset, f"adopting-{attempt}")
 
 
+def distilled_from_invocation_logs(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    # The preview reads and lists the logs and writes its copy; Bedrock reads them as its service role.
+    uri = world.upload_tree(LOGS, "invocation-logs/")
+    logs = {"s3Uri": uri, "usePromptResponse": True, "requestMetadataFilters": {"equals": {"use-case": "support"}}}
+    # The sample's answers are Nova Pro's in this Region (a deployment may default to its cross-Region profile).
+    result = world.run({"invocationLogs": logs, "teacherModelId": "amazon.nova-pro-v1:0"}, name=f"from-logs-{attempt}")
+    return [] if result.succeeded else [f"from-logs-{attempt} ended {result.status}: {result.message}"]
+
+
+LOGS = Path(__file__).resolve().parents[2] / "samples" / "invocation-logs"
 BUCKET = "distill-strictness"  # one name in every world, so a statement reads the same in each
 SCENARIOS = {
     # A two-hour job: its end reaches the waiting run by Bedrock's event.
@@ -82,6 +92,7 @@ SCENARIOS = {
     "throughput fails": ({"job_checks": 1, "throughput_checks": 1, "throughput_fails": True}, throughput_fails),
     "handlers keep what they fail on": ({"job_seconds": 3600}, handlers_keep_what_they_fail_on),
     "start retried into its own job": ({"job_checks": 1}, start_retried_into_its_own_job),
+    "distilled from invocation logs": ({"job_checks": 1}, distilled_from_invocation_logs),
 }
 
 

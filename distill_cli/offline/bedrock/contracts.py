@@ -55,17 +55,25 @@ def teacher_needs(teacher: str, region: str, account: str) -> list[Need]:
 def s3_needs(training: str, output: str) -> list[Need]:
     """The service role's S3 access, as the customization role example grants it: read and list the training
     data; read, write and list the output location ("Create a service role for model customization",
-    https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-iam-role.html)."""
+    https://docs.aws.amazon.com/bedrock/latest/userguide/model-customization-iam-role.html). Training from
+    invocation logs, ``training`` is the logs' prefix: "you must provide Amazon Bedrock permissions to access the
+    logs" (https://docs.aws.amazon.com/bedrock/latest/userguide/distillation-data-prep-option-2.html), the same
+    read and list, there."""
     t_bucket, _, t_key = training.removeprefix("s3://").partition("/")
     o_bucket, _, o_key = output.removeprefix("s3://").partition("/")
     o_key = o_key if o_key.endswith("/") or not o_key else o_key + "/"
+    # A prefix is read object by object: name one (Bedrock's log layout) so the need is a real object's.
+    t_object = f"{t_key}AWSLogs/{_SAMPLE_LOG}" if t_key.endswith("/") or not t_key else t_key
     return [
-        Need("s3:GetObject", f"arn:aws:s3:::{t_bucket}/{t_key}", "to read the training data"),
+        Need("s3:GetObject", f"arn:aws:s3:::{t_bucket}/{t_object}", "to read the training data"),
         Need("s3:ListBucket", f"arn:aws:s3:::{t_bucket}", "to list the training data", {"s3:prefix": t_key}),
         Need("s3:PutObject", f"arn:aws:s3:::{o_bucket}/{o_key}training_artifacts/metrics.csv", "to write the job output"),
         Need("s3:GetObject", f"arn:aws:s3:::{o_bucket}/{o_key}training_artifacts/metrics.csv", "to read the job output"),
         Need("s3:ListBucket", f"arn:aws:s3:::{o_bucket}", "to list the job output", {"s3:prefix": o_key}),
     ]
+
+
+_SAMPLE_LOG = "123456789012/BedrockModelInvocationLogs/us-east-1/2026/01/01/00/20260101T000000Z_0.json.gz"
 
 
 def bucket_key_needs(bucket_keys: Mapping[str, str], training: str, output: str) -> list[Need]:

@@ -22,6 +22,12 @@ FAILURE_MESSAGES = {
 _PHASES = ("validationDetails", "dataProcessingDetails", "trainingDetails")
 
 
+def training_source(config: dict[str, Any]) -> str:
+    """Where the job reads its training data: a dataset, or the invocation logs' prefix."""
+    logs = config.get("invocationLogsConfig", {}).get("invocationLogSource", {})
+    return str(config.get("s3Uri") or logs.get("s3Uri", ""))
+
+
 def short_id(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()[:12]
 
@@ -37,6 +43,7 @@ class Job:
     seconds: float | None = None  # how long the job runs on the world's clock (None: until checks_to_finish)
     now: float = 0.0  # the world's time at the last look
     announced: bool = False  # its end was sent as a state-change event
+    failure_message: str = ""  # why it failed, when not the generic message
 
     @property
     def name(self) -> str:
@@ -80,6 +87,9 @@ class JobsMixin:
             self._check_roles(params, arn)
             job = s.jobs[arn] = Job(arn, params, s.job_outcome, s.job_checks, s._now(), seconds=s.job_seconds,
                                     now=s._now())  # fmt: skip
+            refused = self._refuse_invocation_logs(params)
+            if refused:
+                job.outcome, job.failure_message = "failed", refused
             if job.seconds is not None and s.later is not None:
                 s.later(job.seconds, lambda: self._announce(job))
             return {"jobArn": arn}
@@ -88,7 +98,7 @@ class JobsMixin:
         """The service role must let Bedrock assume it and do the job; the caller must be able to use the
         model's key. Bedrock refuses the request otherwise (ValidationException / AccessDeniedException)."""
         s: Any = self
-        training = params["trainingDataConfig"].get("s3Uri", "")
+        training = training_source(params["trainingDataConfig"])
         output = params["outputDataConfig"]["s3Uri"]
         distillation = params.get("customizationConfig", {}).get("distillationConfig", {})
         teacher = distillation.get("teacherModelConfig", {}).get("teacherModelIdentifier", "")
@@ -105,6 +115,27 @@ class JobsMixin:
             problem = s.caller_problem(contracts.model_key_needs_for_customizer(key, s.region))
             if problem:
                 raise s._error("AccessDeniedException", problem, "CreateModelCustomizationJob")
+
+    def _refuse_invocation_logs(self, params: dict[str, Any]) -> str:
+        """Bedrock reads the logs itself and applies ``requestMetadataFilters``: a selection outside its limits
+        fails the job in validation (https://docs.aws.amazon.com/bedrock/latest/userguide/distillation-data-prep-option-2.html).
+        The simulation profiles the logs as they are in the world's S3, with the same rules the preview uses."""
+        s: Any = self
+        config = params["trainingDataConfig"].get("invocationLogsConfig")
+        if not config or s.s3 is None:
+            return ""
+        from distill.invocation_logs import ProfileOptions, parse_filter, profile, s3_log_files
+
+        filters = config.get("requestMetadataFilters")
+        teacher = (params.get("customizationConfig", {}).get("distillationConfig", {})
+                   .get("teacherModelConfig", {}).get("teacherModelIdentifier"))  # fmt: skip
+        options = ProfileOptions(selection=parse_filter(filters) if filters else None, teacher=teacher,
+                                 use_prompt_response=bool(config.get("usePromptResponse")))  # fmt: skip
+        try:
+            found = profile(s3_log_files(s.s3, config["invocationLogSource"]["s3Uri"]), options, on_invalid="drop")
+        except ValueError as error:
+            return f"Invalid invocation logs: {error}"
+        return "" if found.ok else f"Data validation failed: {found.verdict()}"
 
     def get_model_customization_job(self, **params: Any) -> dict[str, Any]:
         s: Any = self
@@ -199,7 +230,7 @@ class JobsMixin:
                 answer["outputModelArn"] = self.model_arn(job)
                 self._write_outputs(job)
             else:
-                answer["failureMessage"] = FAILURE_MESSAGES[job.outcome]
+                answer["failureMessage"] = job.failure_message or FAILURE_MESSAGES[job.outcome]
         return answer
 
     def _write_outputs(self, job: Job) -> None:

@@ -1,0 +1,233 @@
+"""Who may do what: every grant of the pipeline's functions, each exactly what the function's calls need.
+
+``self`` below is the :class:`~stacks.constructs.functions.PipelineFunctions` (``self.start_job`` is the function
+of ``handlers.start_job``). The offline world enforces each statement, and a test removes each in turn to show
+it is needed (tests/workflow/test_workflow_strictness.py).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from aws_cdk import Stack
+from aws_cdk import aws_iam as iam
+from aws_cdk import aws_kms as kms
+from aws_cdk import aws_s3 as s3
+from aws_cdk import aws_sns as sns
+
+from distill.settings import PIPELINE_TAG
+from stacks.config import PipelineConfig
+from stacks.constructs.arns import bedrock_arn, model_arns
+
+
+def grant_all(self: Any, *, bucket: s3.IBucket, bedrock_role: iam.IRole, topic: sns.ITopic,
+              config: PipelineConfig) -> None:  # fmt: skip
+    _prepare(self, bucket, config)
+    _bedrock(self, bedrock_role, config)
+    _operations(self, bucket, topic, config)
+    _job_waits(self, bucket, config)
+    _invocation_logs(self, bucket, config)
+    if self.key is not None:
+        _project_key(self, self.key)
+
+
+def _prepare(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
+    layout, fn = config.layout, self.prepare_dataset
+    drop = layout.drop_prefix
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadDropZone", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{drop}*")],
+    ))  # fmt: skip
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="ListDropZone", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{drop}*"]}},
+    ))  # fmt: skip
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="WriteDatasetsAndReports", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*"),
+                   bucket.arn_for_objects(f"{layout.reports_prefix}*")],
+    ))  # fmt: skip
+    if config.allowed_data_buckets:
+        # Runs may read raw data from these buckets too (allowedDataBuckets in cdk.json).
+        partition = Stack.of(self).partition
+        others = config.allowed_data_buckets
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="ReadAllowedDataBuckets", actions=["s3:GetObject"],
+            resources=[f"arn:{partition}:s3:::{name}/*" for name in others],
+        ))  # fmt: skip
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="ListAllowedDataBuckets", actions=["s3:ListBucket"],
+            resources=[f"arn:{partition}:s3:::{name}" for name in others],
+        ))  # fmt: skip
+
+def _bedrock(self: Any, bedrock_role: iam.IRole, config: PipelineConfig) -> None:
+    jobs = bedrock_arn(self, "model-customization-job")
+    custom_models = bedrock_arn(self, "custom-model")
+    provisioned = bedrock_arn(self, "provisioned-model")
+    models = sorted({arn for model in (*config.allowed_teacher_models, *config.allowed_student_models,
+                                       config.teacher_model_id, config.student_model_id)
+                     for arn in model_arns(self, model)})  # fmt: skip
+
+    start = self.start_job
+    start.add_to_role_policy(iam.PolicyStatement(
+        sid="StartDistillationJobs",
+        actions=["bedrock:CreateModelCustomizationJob", "bedrock:GetModelCustomizationJob",
+                 "bedrock:TagResource"],
+        resources=[jobs, custom_models, *models],
+    ))  # fmt: skip
+    start.add_to_role_policy(iam.PolicyStatement(
+        sid="PassTheBedrockRole", actions=["iam:PassRole"], resources=[bedrock_role.role_arn],
+        conditions={"StringEquals": {"iam:PassedToService": "bedrock.amazonaws.com"}},
+    ))  # fmt: skip
+    for fn in (self.await_job, self.job_state_changed):
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="CheckDistillationJobs", actions=["bedrock:GetModelCustomizationJob"], resources=[jobs],
+        ))  # fmt: skip
+    # The Service Authorization Reference lists custom-model and foundation-model for this action: the custom
+    # model is what we provision, its base (an allowed student) is named too, so either reading holds.
+    students = sorted({arn for model in (*config.allowed_student_models, config.student_model_id)
+                       for arn in model_arns(self, model)})  # fmt: skip
+    self.provision_throughput.add_to_role_policy(iam.PolicyStatement(
+        sid="ProvisionThroughput",
+        actions=["bedrock:CreateProvisionedModelThroughput", "bedrock:TagResource"],
+        resources=[custom_models, provisioned, *students],
+    ))  # fmt: skip
+    self.check_throughput.add_to_role_policy(iam.PolicyStatement(
+        sid="CheckThroughput", actions=["bedrock:GetProvisionedModelThroughput"], resources=[provisioned],
+    ))  # fmt: skip
+    deployments = bedrock_arn(self, "custom-model-deployment")
+    # CreateCustomModelDeployment is authorized on the custom model and on the new deployment (whose tags
+    # need bedrock:TagResource).
+    self.deploy_on_demand.add_to_role_policy(iam.PolicyStatement(
+        sid="DeployOnDemand", actions=["bedrock:CreateCustomModelDeployment", "bedrock:TagResource"],
+        resources=[custom_models, deployments],
+    ))  # fmt: skip
+    self.check_deployment.add_to_role_policy(iam.PolicyStatement(
+        sid="CheckDeployment", actions=["bedrock:GetCustomModelDeployment"], resources=[deployments],
+    ))  # fmt: skip
+
+def _operations(self: Any, bucket: s3.IBucket, topic: sns.ITopic, config: PipelineConfig) -> None:
+    layout = config.layout
+    reports = bucket.arn_for_objects(f"{layout.reports_prefix}*")
+    provisioned = bedrock_arn(self, "provisioned-model")
+    deployments = bedrock_arn(self, "custom-model-deployment")
+    self.try_model.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadConvertedDataset", actions=["s3:GetObject"],
+        resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*")],
+    ))  # fmt: skip
+    # Converse on a provisioned model or a deployment is authorized as bedrock:InvokeModel on that resource.
+    self.try_model.add_to_role_policy(iam.PolicyStatement(
+        sid="TryTheDistilledModel", actions=["bedrock:InvokeModel"], resources=[provisioned, deployments],
+    ))  # fmt: skip
+    for fn in (self.finish_run, self.notify_failure):
+        fn.add_to_role_policy(
+            iam.PolicyStatement(sid="WriteRunSummary", actions=["s3:PutObject"], resources=[reports])
+        )
+        # Exact actions (grant_publish would add kms:GenerateDataKey* and more for an encrypted topic).
+        fn.add_to_role_policy(
+            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn])
+        )
+        # Publishing to a topic under a customer managed key: "publishers have the kms:GenerateDataKey* and
+        # kms:Decrypt permissions" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="UseTopicKey", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.topic_key.key_arn],
+            conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}},
+        ))  # fmt: skip
+    self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadSidecarSettings", actions=["s3:GetObject"],
+        resources=[bucket.arn_for_objects(f"{layout.drop_prefix}*")],
+    ))  # fmt: skip
+    # Listing finds the dropped object and its sidecar (distill.s3objects): without it a missing sidecar is a
+    # 403, not a 404.
+    self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
+        sid="ListDropZone", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{layout.drop_prefix}*"]}},
+    ))  # fmt: skip
+    # The cost guard: find this pipeline's provisioned throughput by tag and delete a failed run's.
+    self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+        sid="ListProvisionedThroughput",
+        # List calls take no resource ARN (Bedrock's service authorization reference): "*" is the only
+        # resource they accept.
+        actions=["bedrock:ListProvisionedModelThroughputs"], resources=["*"],
+    ))  # fmt: skip
+    self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadThroughputTags", actions=["bedrock:ListTagsForResource"], resources=[provisioned],
+    ))  # fmt: skip
+    marker_key, marker_value = PIPELINE_TAG
+    self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+        sid="DeleteOwnThroughputOnly", actions=["bedrock:DeleteProvisionedModelThroughput"],
+        resources=[provisioned],
+        conditions={"StringEquals": {f"aws:ResourceTag/{marker_key}": marker_value}},
+    ))  # fmt: skip
+
+def _job_waits(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
+    """The run's task token waits under waits/ for the job's state-change event (distill.job_waits)."""
+    waits = config.layout.waits_prefix
+    tokens = bucket.arn_for_objects(f"{waits}*")
+    self.await_job.add_to_role_policy(iam.PolicyStatement(
+        sid="KeepTheWaitingToken", actions=["s3:PutObject", "s3:DeleteObject"], resources=[tokens],
+    ))  # fmt: skip
+    self.job_state_changed.add_to_role_policy(iam.PolicyStatement(
+        sid="FindTheWaitingToken", actions=["s3:GetObject", "s3:DeleteObject"], resources=[tokens],
+    ))  # fmt: skip
+    self.job_state_changed.add_to_role_policy(iam.PolicyStatement(
+        sid="ListWaitingTokens", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{waits}*"]}},
+    ))  # fmt: skip
+    self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+        sid="ForgetTheWaitingToken", actions=["s3:DeleteObject"], resources=[tokens],
+    ))  # fmt: skip
+    # Task-token calls take no resource ARN (Service Authorization Reference): "*" is the only resource.
+    for fn in (self.await_job, self.job_state_changed):
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="AnswerTheWaitingRun", actions=["states:SendTaskSuccess"], resources=["*"],
+        ))  # fmt: skip
+
+def log_locations(scope: Any, bucket: s3.IBucket, config: PipelineConfig) -> list[tuple[str, str]]:
+    """(bucket ARN, prefix) of every place a run may distil invocation logs from: the project's own prefix and
+    the allow-listed ``bucket/prefix/`` entries (distill.log_source)."""
+    partition = Stack.of(scope).partition
+    places = [(bucket.bucket_arn, config.layout.logs_prefix)]
+    for entry in config.allowed_invocation_log_buckets:
+        name, _, prefix = entry.partition("/")
+        places.append((f"arn:{partition}:s3:::{name}", prefix))
+    return places
+
+
+def read_logs(role: iam.IRole | Any, places: list[tuple[str, str]], sid: str) -> None:
+    """Read-only, prefix-scoped: list each prefix and get its objects, nothing else in those buckets."""
+    add = role.add_to_policy if isinstance(role, iam.Role) else role.add_to_role_policy
+    add(iam.PolicyStatement(sid=f"Read{sid}", actions=["s3:GetObject"],
+                            resources=[f"{arn}/{prefix}*" for arn, prefix in places]))  # fmt: skip
+    for number, (arn, prefix) in enumerate(places):
+        add(iam.PolicyStatement(sid=f"List{sid}{number or ''}", actions=["s3:ListBucket"], resources=[arn],
+                                conditions={"StringLike": {"s3:prefix": [f"{prefix}*"]}}))  # fmt: skip
+
+
+def _invocation_logs(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
+    """The preview reads the logs a run names and writes the selection's copy and its report."""
+    fn, layout = self.preview_invocation_logs, config.layout
+    read_logs(fn, log_locations(self, bucket, config), "InvocationLogs")
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="WriteSelectionAndPreview", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*"),
+                   bucket.arn_for_objects(f"{layout.reports_prefix}*")],
+    ))  # fmt: skip
+
+
+def _project_key(self: Any, key: kms.IKey) -> None:
+    """With ``kmsKeyArn`` the bucket's objects and the custom models are under the project's key. Every function
+    may already kms:Decrypt with it (its environment); here what writing and encrypting need on top."""
+    bedrock_via = {"StringEquals": {"kms:ViaService": f"bedrock.{Stack.of(self).region}.amazonaws.com"}}
+    s3_via = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}}
+    # S3 generates a data key for each object these functions write (SSE-KMS).
+    for fn in (self.prepare_dataset, self.finish_run, self.notify_failure, self.await_job,
+               self.preview_invocation_logs):  # fmt: skip
+        fn.add_to_role_policy(iam.PolicyStatement(sid="WriteUnderProjectKey", actions=["kms:GenerateDataKey"],
+                                                  resources=[key.key_arn], conditions=s3_via))  # fmt: skip
+    # "Encrypt a model" (customModelKmsKeyId): the identity that starts the job needs kms:Decrypt (it has it),
+    # GenerateDataKey, DescribeKey and CreateGrant; whoever serves or invokes the model needs kms:Decrypt
+    # ("Allow access to an encrypted model", https://docs.aws.amazon.com/bedrock/latest/userguide/encryption-custom-job.html).
+    self.start_job.add_to_role_policy(iam.PolicyStatement(
+        sid="EncryptTheCustomModel", resources=[key.key_arn], conditions=bedrock_via,
+        actions=["kms:GenerateDataKey", "kms:DescribeKey", "kms:CreateGrant"],
+    ))  # fmt: skip
