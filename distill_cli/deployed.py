@@ -105,3 +105,22 @@ def find(args: argparse.Namespace, *, need_bucket: bool = True) -> Deployment:
 def execution_arn(state_machine_arn: str, name: str) -> str:
     """The ARN of the execution ``name`` of a standard state machine."""
     return state_machine_arn.replace(":stateMachine:", ":execution:", 1) + ":" + name
+
+
+class NoRuns(Exception):
+    """The pipeline has no run yet."""
+
+
+def execution_of(args: argparse.Namespace) -> str:
+    """The execution ARN ``args.execution`` names: as given, a bare name under the pipeline's state machine, or
+    (none given) the newest run. Raises :class:`NotDeployed` or :class:`NoRuns`."""
+    given = getattr(args, "execution", None) or ""
+    if given.startswith("arn:"):
+        return str(given)
+    machine = find(args, need_bucket=False).state_machine_arn
+    if given:
+        return execution_arn(machine, given)
+    newest = aws.client("stepfunctions").list_executions(stateMachineArn=machine, maxResults=1)["executions"]
+    if not newest:
+        raise NoRuns(f"no runs yet on {machine}")
+    return str(newest[0]["executionArn"])

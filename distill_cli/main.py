@@ -16,6 +16,7 @@ COMMANDS: dict[str, tuple[str, str]] = {
     "status": ("status", "show (and follow) a run of the deployed pipeline"),
     "cleanup": ("cleanup", "list and delete provisioned throughput / deployments this pipeline created"),
     "doctor": ("doctor", "check, read-only, that the deployed pipeline is ready for its first run"),
+    "report": ("report", "download a run's evaluation report (report.html): the student against its teacher"),
     "logs": ("logs", "profile or export Bedrock model invocation logs selected by requestMetadata filters"),
 }
 

@@ -80,6 +80,8 @@ class PipelineConfig(Strict, frozen=True):
     job_backstop: JobBackstop = JobBackstop()
     throttle_retry: ThrottleRetry = ThrottleRetry()
     execution_timeout_hours: Annotated[int, msgspec.Meta(ge=1, le=8760)] = 336
+    # Batches of held-out prompts answered and judged at once (each batch calls Bedrock one call at a time).
+    evaluation_concurrency: Annotated[int, msgspec.Meta(ge=1, le=40)] = 4
     noncurrent_version_expiration_days: PositiveInt = 30
     log_retention_days: LogRetentionDays = 30
     notification_email: str = ""

@@ -30,7 +30,8 @@ class PipelineStack(Stack):
             topic_key=notifications.key, config=config,
         )
         workflow = DistillationWorkflow(self, "Workflow", functions=functions, throttle=config.throttle_retry,
-                                        backstop=config.job_backstop, default_system_prompt=config.system_prompt)  # fmt: skip
+                                        backstop=config.job_backstop, default_system_prompt=config.system_prompt,
+                                        evaluation_concurrency=config.evaluation_concurrency)  # fmt: skip
 
         # Every event (cdk-nag SF1) but without execution data: the prompts and system prompt that travel in the
         # state stay out of CloudWatch (the execution history keeps them for 90 days anyway).

@@ -21,6 +21,7 @@ from constructs import Construct
 
 from stacks.config import JobBackstop, ThrottleRetry
 from stacks.constructs.functions import PipelineFunctions
+from stacks.evaluation_states import EvaluationStates
 
 # Transient Lambda service errors (the CDK's default retry is turned off so ours is the only one).
 LAMBDA_ERRORS = [
@@ -44,7 +45,7 @@ TRY_INPUT = {**RUN_AND_SERVING, "dataset.$": "$.dataset"}
 
 class DistillationWorkflow(Construct):
     def __init__(self, scope: Construct, id: str, *, functions: PipelineFunctions, throttle: ThrottleRetry,
-                 backstop: JobBackstop, default_system_prompt: str = "") -> None:  # fmt: skip
+                 backstop: JobBackstop, default_system_prompt: str = "", evaluation_concurrency: int = 4) -> None:  # fmt: skip
         super().__init__(scope, id)
         fn, task = functions, _TaskMaker(self, throttle)
 
@@ -82,8 +83,10 @@ class DistillationWorkflow(Construct):
         summarize = task("Write run summary", fn.finish_run, {"state.$": "$"}, result_path=None).next(
             sfn.Succeed(self, "Distillation finished")
         )
-        try_model.add_catch(summarize, errors=[THROTTLED], result_path="$.smokeTest")
-        try_and_summarize = try_model.next(summarize)
+        # Then: is the student good enough? (stacks/evaluation_states.py: compare, then promote or remove.)
+        evaluate = EvaluationStates(self, fn, task, summarize=summarize, max_concurrency=evaluation_concurrency)
+        try_model.add_catch(evaluate.start, errors=[THROTTLED], result_path="$.smokeTest")
+        try_and_summarize = try_model.next(evaluate.start)
         throughput_ready = (
             sfn.Choice(self, "Is the throughput ready?")
             .when(_status("$.serving.status", "Creating", "Updating"), wait_pt)

@@ -193,6 +193,9 @@ SERVICES: dict[str, dict[str, Handler]] = {
         "ListAWSDefaultServiceQuotas": _star("servicequotas:ListAWSDefaultServiceQuotas"),
     },
     "cloudwatch": {
+        # The SAR lists no resource type for either (Read actions on metrics): "*" is the only resource they take.
+        # https://docs.aws.amazon.com/service-authorization/latest/reference/list_amazoncloudwatch.html; the janitor
+        # reads AWS/Bedrock Invocations with GetMetricData (distill.janitor).
         "GetMetricData": _star("cloudwatch:GetMetricData"),
         "GetMetricStatistics": _star("cloudwatch:GetMetricStatistics"),
     },

@@ -50,6 +50,16 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--deployment-fails", action="store_true", help="the simulated on-demand deployment ends Failed"
     )
+    evaluation = parser.add_argument_group("the evaluation (when the student is served)")
+    evaluation.add_argument(
+        "--student-quality", type=float, default=0.95, metavar="Q",
+        help="the simulated judge gives the student Q of the teacher's score (default 0.95; the gate asks 0.9)",
+    )  # fmt: skip
+    evaluation.add_argument(
+        "--promote-to", metavar="NAME",
+        help="an on-demand deployment NAME serving an earlier model exists; a student that passes is promoted "
+        "behind it (evaluation.promoteTo)",
+    )  # fmt: skip
     parser.add_argument(
         "--input",
         metavar="JSON",
@@ -91,6 +101,8 @@ def _execution_input(args: argparse.Namespace, source: str) -> dict[str, Any]:
         run_input["provisionedThroughput"] = {"modelUnits": 1}
     if args.on_demand:
         run_input["onDemandDeployment"] = {}
+    if args.promote_to:
+        run_input["evaluation"] = {"promoteTo": args.promote_to}
     if args.extra_input:
         run_input.update(args.extra_input)
     return run_input
@@ -147,6 +159,9 @@ def run(args: argparse.Namespace) -> int:
     if args.job_checks < 1:
         print("distill local-run: --job-checks must be at least 1", file=sys.stderr)
         return 2
+    if not 0 < args.student_quality <= 2:
+        print("distill local-run: --student-quality must be more than 0 and at most 2", file=sys.stderr)
+        return 2
     if args.job_hours is not None and not 0 < args.job_hours <= 24 * 365:
         print("distill local-run: --job-hours must be more than 0 and at most a year", file=sys.stderr)
         return 2
@@ -174,7 +189,10 @@ def run(args: argparse.Namespace) -> int:
         job_seconds=args.job_hours * 3600 if args.job_hours else None,
         throughput_fails=args.throughput_fails,
         deployment_fails=args.deployment_fails,
+        student_quality=args.student_quality,
     ) as pipeline:
+        if args.promote_to:
+            say(f"Existing deployment {pipeline.bedrock.seed_deployment(args.promote_to)} (an earlier model)")
         say(f"Simulated AWS: bucket {pipeline.bucket}, {len(pipeline.functions)} functions, state machine")
         say(f"  {pipeline.state_machine_arn}")
         trace = None if args.quiet else say
@@ -235,15 +253,18 @@ def _summary(say: Any, pipeline: Any, result: Any) -> None:
     say(f"  execution          {result.execution_arn}")
     say(f"  status             {result.status}")
     say(f"  job                {job_arn or '(none created)'}")
-    say(f"  custom model       {output.get('customModelArn') or '(none)'}")
+    models = [pipeline.bedrock.model_arn(j) for j in jobs if j.done and j.outcome == "completed"]
+    say(f"  custom model       {output.get('customModelArn') or (models[-1] if models else '(none)')}")
     provisioned = output.get("provisionedModelArn") or (throughputs[-1].arn if throughputs else "")
     say(f"  provisioned model  {provisioned or '(none requested)' if result.succeeded else provisioned or '(none)'}")
     deployments = list(pipeline.bedrock.deployments.values())
     deployment = output.get("deploymentArn") or (deployments[-1].arn if deployments else "")
     if deployment:
-        say(f"  deployment         {deployment} (on demand, billed per token)")
+        gone = any(d.arn == deployment and d.deleted for d in deployments)
+        say(f"  deployment         {deployment} " + ("(removed by the run)" if gone else "(on demand, billed per token)"))
     if output.get("reportsUri"):
         say(f"  reports            {output['reportsUri']}")
+    _verdict(say, pipeline)
     layout = pipeline.settings.get("layout", {})
     prefixes = [layout.get(k, d) for k, d in
                 (("datasetsPrefix", "datasets/"), ("jobsPrefix", "jobs/"), ("reportsPrefix", "reports/"))]  # fmt: skip
@@ -251,6 +272,22 @@ def _summary(say: Any, pipeline: Any, result: Any) -> None:
     say(f"  written to s3://{pipeline.bucket}/" + ("" if written else "  (nothing)"))
     for key in written:
         say(f"    {key}")
+
+
+def _verdict(say: Any, pipeline: Any) -> None:
+    """The evaluation's verdict and where its report is, when the run got that far."""
+    verdicts = [key for key in pipeline.keys("reports/") if key.endswith("/verdict.json")]
+    if not verdicts:
+        return
+    verdict = pipeline.read_json(verdicts[-1])
+    shares = ", ".join(f"{name} {m['ratio']:.2f}" for name, m in verdict["metrics"].items()
+                       if isinstance(m.get("ratio"), float))  # fmt: skip
+    say(f"  evaluation         {'PASSED' if verdict['passed'] else verdict['error']}: {shares or verdict['cause']}")
+    say(f"  report             s3://{pipeline.bucket}/{verdicts[-1].rsplit('/', 1)[0]}/report.html")
+    promoted = [d for d in pipeline.bedrock.deployments.values() if getattr(d, "update", None)
+                and getattr(d.update, "status", "") == "UpdateCompleted"]  # fmt: skip
+    for deployment in promoted:
+        say(f"  promoted           {deployment.arn} now serves the new model")
 
 
 def _pipeline_errors() -> set[str]:

@@ -211,7 +211,7 @@ def run(args: argparse.Namespace) -> int:
     from distill_cli import deployed
 
     try:
-        arn = _execution(args)
+        arn = deployed.execution_of(args)
         if args.follow:
             return follow(arn, args.interval)
         now = look(arn)
@@ -226,34 +226,13 @@ def run(args: argparse.Namespace) -> int:
         else:
             print(f"distill status: {deployed.aws_error(error)}", file=sys.stderr)
         return 2
-    except (BotoCoreError, _NoRuns) as error:
+    except (BotoCoreError, deployed.NoRuns) as error:
         print(f"distill status: {deployed.aws_error(error)}", file=sys.stderr)
         return 2
     print(now.line())
     if now.running:
         return 0
     return verdict(now, sys.stdout)
-
-
-class _NoRuns(Exception):
-    pass
-
-
-def _execution(args: argparse.Namespace) -> str:
-    """The execution ARN: as given, a bare name under the pipeline's state machine, or the newest run."""
-    from distill import aws
-    from distill_cli import deployed
-
-    given = args.execution or ""
-    if given.startswith("arn:"):
-        return str(given)
-    machine = deployed.find(args, need_bucket=False).state_machine_arn
-    if given:
-        return deployed.execution_arn(machine, given)
-    newest = aws.client("stepfunctions").list_executions(stateMachineArn=machine, maxResults=1)["executions"]
-    if not newest:
-        raise _NoRuns(f"no runs yet on {machine}")
-    return str(newest[0]["executionArn"])
 
 
 def _transient(error: Exception) -> bool:

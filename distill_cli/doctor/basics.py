@@ -13,7 +13,8 @@ from distill_cli.access import Requirement
 HANDLER_MODULES = (
     "check_run_settings", "prepare_dataset", "start_job", "await_job", "provision_throughput", "check_throughput",
     "deploy_on_demand", "check_deployment", "try_model", "finish_run", "start_from_drop", "notify_failure",
-    "job_state_changed", "preview_invocation_logs",
+    "job_state_changed", "preview_invocation_logs", "prepare_evaluation", "evaluate_batch", "decide_verdict",
+    "promote_student", "remove_serving",
 )  # fmt: skip
 BEDROCK_ROLE = "bedrock_service_role"
 STATE_MACHINE_ROLE = "state_machine"

@@ -225,6 +225,42 @@ class RunPlan:
                 *(Call("bedrock-runtime", "Converse", {"modelId": model, "messages": []})
                   for model in (self.throughput_arn, self.deployment_arn))]  # fmt: skip
 
+    def _prepare_evaluation(self) -> list[Call]:
+        plan = self.run.evaluation
+        assert plan is not None and plan.holdout_uri
+        separate = f"{self.settings.layout.drop_prefix}doctor-evaluation.jsonl"  # an evaluation.dataset file
+        return [self._s3("GetObject", S3Location.parse(plan.holdout_uri).key), self._list(separate),
+                self._s3("GetObject", separate), self._s3("PutObject", S3Location.parse(plan.prompts_uri).key)]  # fmt: skip
+
+    def _evaluate_batch(self) -> list[Call]:
+        plan = self.run.evaluation
+        assert plan is not None
+        results = S3Location.parse(plan.results_prefix).key + "batch-0000.jsonl"
+        models = (self.throughput_arn, self.deployment_arn, self.teacher, plan.judge_model_id)
+        return [self._s3("GetObject", S3Location.parse(plan.prompts_uri).key), self._s3("PutObject", results),
+                *(Call("bedrock-runtime", "Converse", {"modelId": model, "messages": []}) for model in models)]  # fmt: skip
+
+    def _decide_verdict(self) -> list[Call]:
+        plan = self.run.evaluation
+        assert plan is not None
+        reports = S3Location.parse(self.run.reports_uri).key
+        metrics = f"{S3Location.parse(self.run.output_uri).key}{SAMPLE_ID}/training_artifacts/step_wise_training_metrics.csv"
+        return [self._s3("GetObject", S3Location.parse(plan.results_prefix).key + "batch-0000.jsonl"),
+                self._s3("GetObject", metrics), self._s3("PutObject", reports + "verdict.json"),
+                self._s3("PutObject", reports + "report.html")]  # fmt: skip
+
+    def _promote_student(self) -> list[Call]:
+        # evaluation.promoteTo: an existing deployment (any, not only the pipeline's) switched to the new model.
+        target = {"customModelDeploymentIdentifier": self.deployment_arn}
+        return [Call("bedrock", "UpdateCustomModelDeployment", {**target, "modelArn": self.custom_model_arn}),
+                Call("bedrock", "GetCustomModelDeployment", target)]  # fmt: skip
+
+    def _remove_serving(self) -> list[Call]:
+        pt, deployment = {"provisionedModelId": self.throughput_arn}, self.deployment_arn
+        return [Call("bedrock", "GetProvisionedModelThroughput", pt),
+                Call("bedrock", "DeleteProvisionedModelThroughput", pt),
+                Call("bedrock", "DeleteCustomModelDeployment", {"customModelDeploymentIdentifier": deployment})]  # fmt: skip
+
     def _finish_run(self) -> list[Call]:
         return [self._s3("PutObject", self._summary_key), *self._publish()]
 

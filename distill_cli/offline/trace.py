@@ -81,6 +81,11 @@ def facts(result: Any) -> str:
         if result.get("error"):
             return f"the model did not answer: {result['error']}"
         return f"asked {_clip(result['prompt'])!r}, answered {_clip(result.get('answer') or '')!r}"
+    if "updateStatus" in result:  # Promote the student / Check the promotion
+        text = f"promotion {result['updateStatus']}: {result.get('deploymentArn')} -> {result.get('modelArn')}"
+        return text + (f"; next check in {result.get('waitSeconds')}s" if result["updateStatus"] == "Updating" else "")
+    if "passed" in result and "cause" in result:  # Decide the verdict
+        return f"{'PASSED' if result['passed'] else result.get('error')}: {_clip(str(result['cause']), 160)}"
     if result.get("source") == "invocation-logs":  # Preview the invocation logs
         return (
             f"{result.get('recordsSelected')} of {result.get('recordsRead')} log records selected, "

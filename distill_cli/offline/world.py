@@ -74,13 +74,17 @@ class OfflinePipeline:
                  context: Mapping[str, Any] | None = None, synthesized: SynthesizedApp | None = None,
                  bucket_name: str | None = None, on_trace: Callable[[str], None] | None = None,
                  real_time: bool = False, key_policies: Mapping[str, Mapping[str, Any]] | None = None,
-                 job_events: bool = True) -> None:  # fmt: skip
+                 job_events: bool = True, student_quality: float = 0.95, judge_malformed: int = 0,
+                 student_latency_ms: int = 120, teacher_latency_ms: int = 650,
+                 update_fails: bool = False) -> None:  # fmt: skip
         self.synth = synthesized or synthesize(context)
         self.bedrock_options: dict[str, Any] = {
             "job_outcome": job_outcome, "job_checks": job_checks, "job_seconds": job_seconds,
             "throughput_fails": throughput_fails,
             "throughput_checks": throughput_checks, "deployment_fails": deployment_fails,
-            "deployment_checks": deployment_checks,
+            "deployment_checks": deployment_checks, "student_quality": student_quality,
+            "judge_malformed": judge_malformed, "student_latency_ms": student_latency_ms,
+            "teacher_latency_ms": teacher_latency_ms, "update_fails": update_fails,
         }  # fmt: skip
         self.bucket = bucket_name or "distill-offline-" + uuid.uuid4().hex[:8]
         self.on_trace = on_trace

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Literal
 
 from distill import aws
 from distill.errors import BedrockAccessDenied, BedrockRejected, BedrockThrottled, QuotaExceeded
@@ -196,17 +196,32 @@ class DeploymentSnapshot:
     status: str
     failure_message: str = ""
     model_arn: str = ""
+    # An update to another model (UpdateCustomModelDeployment): Updating | UpdateCompleted | UpdateFailed.
+    update_status: str = ""
+    update_model_arn: str = ""
 
 
-def describe_custom_model_deployment(arn: str) -> DeploymentSnapshot:
+def describe_custom_model_deployment(identifier: str) -> DeploymentSnapshot:
+    """``identifier``: the deployment's ARN or name."""
     with _translated("GetCustomModelDeployment"):
-        deployment = _bedrock().get_custom_model_deployment(customModelDeploymentIdentifier=arn)
+        deployment = _bedrock().get_custom_model_deployment(customModelDeploymentIdentifier=identifier)
+    update = deployment.get("updateDetails") or {}
     return DeploymentSnapshot(
-        deployment_arn=arn,
+        deployment_arn=str(deployment.get("customModelDeploymentArn") or identifier),
         status=str(deployment["status"]),
         failure_message=str(deployment.get("failureMessage", "")),
         model_arn=str(deployment.get("modelArn", "")),
+        update_status=str(update.get("updateStatus", "")),
+        update_model_arn=str(update.get("modelArn", "")),
     )
+
+
+def update_custom_model_deployment(identifier: str, model_arn: str) -> str:
+    """Switch an existing deployment to another custom model: its ARN, the one clients call, stays."""
+    with _translated("UpdateCustomModelDeployment"):
+        answer = _bedrock().update_custom_model_deployment(customModelDeploymentIdentifier=identifier,
+                                                           modelArn=model_arn)  # fmt: skip
+    return str(answer["customModelDeploymentArn"])
 
 
 def delete_custom_model_deployment(arn: str) -> None:
@@ -236,6 +251,7 @@ class PipelineThroughput:
     commitment: str
     created: str
     tags: dict[str, str]
+    model_arn: str = ""  # the custom model it serves
 
 
 def _listed(operation: str, method: str, key: str) -> Iterator[dict[str, Any]]:
@@ -256,30 +272,38 @@ def _tags_of(arn: str) -> dict[str, str]:
 
 
 def _tagged(
-    operation: str, method: str, key: str, arn_field: str, marker: tuple[str, str]
+    operation: str, method: str, key: str, arn_field: str, marker: tuple[str, str] | None
 ) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
-    """(summary, tags) of each listed resource that carries the ``marker`` tag."""
+    """(summary, tags) of each listed resource that carries the ``marker`` tag (every one when None)."""
     for summary in _listed(operation, method, key):
         tags = _tags_of(summary[arn_field])
-        if tags.get(marker[0]) == marker[1]:
+        if marker is None or tags.get(marker[0]) == marker[1]:
             yield summary, tags
+
+
+_THROUGHPUTS = ("ListProvisionedModelThroughputs", "list_provisioned_model_throughputs", "provisionedModelSummaries",
+                "provisionedModelArn")  # fmt: skip
+_DEPLOYMENTS = ("ListCustomModelDeployments", "list_custom_model_deployments", "modelDeploymentSummaries",
+                "customModelDeploymentArn")  # fmt: skip
+
+
+def _throughput(summary: dict[str, Any], tags: dict[str, str]) -> PipelineThroughput:
+    return PipelineThroughput(
+        arn=summary["provisionedModelArn"],
+        name=summary["provisionedModelName"],
+        status=summary["status"],
+        model_units=int(summary.get("modelUnits", 0)),
+        # Absent for a throughput without commitment (ProvisionedModelSummary in the API reference).
+        commitment=str(summary.get("commitmentDuration", "")),
+        created=_json_ready(summary.get("creationTime", "")),
+        tags=tags,
+        model_arn=str(summary.get("modelArn", "")),
+    )
 
 
 def pipeline_throughputs(marker_key: str, marker_value: str) -> list[PipelineThroughput]:
     """Every provisioned throughput in the region tagged ``marker_key=marker_value``."""
-    listing = ("ListProvisionedModelThroughputs", "list_provisioned_model_throughputs", "provisionedModelSummaries")
-    return [
-        PipelineThroughput(
-            arn=summary["provisionedModelArn"],
-            name=summary["provisionedModelName"],
-            status=summary["status"],
-            model_units=int(summary.get("modelUnits", 0)),
-            commitment=str(summary.get("commitmentDuration", "")),
-            created=_json_ready(summary.get("creationTime", "")),
-            tags=tags,
-        )
-        for summary, tags in _tagged(*listing, "provisionedModelArn", (marker_key, marker_value))
-    ]
+    return [_throughput(summary, tags) for summary, tags in _tagged(*_THROUGHPUTS, (marker_key, marker_value))]
 
 
 @dataclass(frozen=True)
@@ -296,18 +320,58 @@ class PipelineDeployment:
 
 def pipeline_deployments(marker_key: str, marker_value: str) -> list[PipelineDeployment]:
     """Every custom model deployment in the region tagged ``marker_key=marker_value``."""
-    listing = ("ListCustomModelDeployments", "list_custom_model_deployments", "modelDeploymentSummaries")
-    return [
-        PipelineDeployment(
-            arn=summary["customModelDeploymentArn"],
-            name=summary["customModelDeploymentName"],
-            status=summary["status"],
-            model_arn=summary["modelArn"],
-            created=_json_ready(summary.get("createdAt", "")),
-            tags=tags,
-        )
-        for summary, tags in _tagged(*listing, "customModelDeploymentArn", (marker_key, marker_value))
-    ]
+    return [_deployment(summary, tags) for summary, tags in _tagged(*_DEPLOYMENTS, (marker_key, marker_value))]
+
+
+def _deployment(summary: dict[str, Any], tags: dict[str, str]) -> PipelineDeployment:
+    return PipelineDeployment(
+        arn=summary["customModelDeploymentArn"],
+        name=summary["customModelDeploymentName"],
+        status=summary["status"],
+        model_arn=summary["modelArn"],
+        created=_json_ready(summary.get("createdAt", "")),
+        tags=tags,
+    )
+
+
+def all_throughputs() -> list[PipelineThroughput]:
+    """Every provisioned throughput in the region with its tags, whoever made it (the janitor judges each)."""
+    return [_throughput(summary, tags) for summary, tags in _tagged(*_THROUGHPUTS, None)]
+
+
+def all_deployments() -> list[PipelineDeployment]:
+    """Every custom model deployment in the region with its tags, whoever made it (the janitor judges each)."""
+    return [_deployment(summary, tags) for summary, tags in _tagged(*_DEPLOYMENTS, None)]
+
+
+DeleteOutcome = Literal["deleted", "gone", "busy"]
+
+
+def delete_serving(arn: str) -> DeleteOutcome:
+    """Delete a provisioned throughput or a custom model deployment by its ARN. "gone": Bedrock no longer knows
+    it (ResourceNotFoundException: deleted meanwhile); "busy": Bedrock refused it in its present state
+    (ConflictException: e.g. being updated or deleted already). Any other error is translated as usual."""
+    from botocore.exceptions import ClientError
+
+    if ":provisioned-model/" in arn:
+        action, call = "DeleteProvisionedModelThroughput", {"provisionedModelId": arn}
+        method = "delete_provisioned_model_throughput"
+    elif ":custom-model-deployment/" in arn:
+        action, call = "DeleteCustomModelDeployment", {"customModelDeploymentIdentifier": arn}
+        method = "delete_custom_model_deployment"
+    else:
+        raise ValueError(f"not a provisioned throughput or custom model deployment ARN: {arn!r}")
+    with _translated(action):
+        try:
+            getattr(_bedrock(), method)(**call)
+        except ClientError as error:
+            code = error.response.get("Error", {}).get("Code", "")
+            if code == "ResourceNotFoundException":
+                return "gone"
+            if code == "ConflictException":
+                return "busy"
+            raise
+    return "deleted"
 
 
 def delete_provisioned_throughput(arn: str) -> None:
@@ -319,18 +383,29 @@ def delete_provisioned_throughput(arn: str) -> None:
 class Answer:
     text: str
     latency_ms: int | None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    stop_reason: str = ""
 
 
-def converse(model_id: str, prompt: str, system_prompt: str = "", max_tokens: int = 300) -> Answer:
-    """One prompt through the Converse API (on a provisioned model or a deployment)."""
+def converse(model_id: str, prompt: str, system_prompt: str = "", max_tokens: int = 300,
+             temperature: float | None = None) -> Answer:  # fmt: skip
+    """One prompt through the Converse API: on a provisioned model or a deployment (the student), a foundation
+    model or an inference profile (the teacher, the judge)."""
+    config: dict[str, Any] = {"maxTokens": max_tokens}
+    if temperature is not None:
+        config["temperature"] = temperature
     request: dict[str, Any] = {
         "modelId": model_id,
         "messages": [{"role": "user", "content": [{"text": prompt}]}],
-        "inferenceConfig": {"maxTokens": max_tokens},
+        "inferenceConfig": config,
     }
     if system_prompt:
         request["system"] = [{"text": system_prompt}]
     with _translated("Converse"):
         answer = aws.client("bedrock-runtime").converse(**request)
     text = "".join(part.get("text", "") for part in answer["output"]["message"]["content"])
-    return Answer(text=text, latency_ms=answer.get("metrics", {}).get("latencyMs"))
+    usage = answer.get("usage") or {}
+    return Answer(text=text, latency_ms=answer.get("metrics", {}).get("latencyMs"),
+                  input_tokens=usage.get("inputTokens"), output_tokens=usage.get("outputTokens"),
+                  stop_reason=str(answer.get("stopReason", "")))  # fmt: skip

@@ -33,9 +33,20 @@ class QuotaExceeded(PipelineError):
     """ServiceQuotaExceededException: must not be hot-retried; the user has to free or raise a quota."""
 
 
+class JobQuotaInUse(QuotaExceeded):
+    """CreateModelCustomizationJob said ServiceQuotaExceededException although the run held a job slot: something
+    else in the account uses the quota. Caught, not retried: the run gives its slot back and queues again after a
+    back-off (distill.job_slots); a subclass so that code catching QuotaExceeded still catches it."""
+
+
 # --- transient: retried with backoff by the state machine ----------------------------------------
 class BedrockThrottled(PipelineError):
     """ThrottlingException, InternalServerException, ServiceUnavailable: try again later."""
+
+
+class JobSlotsBusy(PipelineError):
+    """The job-slot ledger kept changing under a conditional write, past the bounded retries: try again later.
+    (Not in RETRIED until the slot tasks of stacks/workflow.py retry it.)"""
 
 
 # --- the job or the throughput ended badly --------------------------------------------------------
@@ -53,6 +64,7 @@ NOT_RETRIED = (
     BedrockRejected,
     BedrockAccessDenied,
     QuotaExceeded,
+    JobQuotaInUse,  # caught by "Start distillation job" (back off and queue again), never retried in place
     DistillationJobFailed,
     ProvisioningFailed,
 )

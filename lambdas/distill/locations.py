@@ -56,6 +56,11 @@ class RunLocations:
         return S3Location(self.bucket, f"{self.layout.datasets_prefix}{self.run_id}/train.jsonl")
 
     @property
+    def holdout(self) -> S3Location:
+        """The records kept out of training to evaluate the student on (distill.evaluation.holdout)."""
+        return S3Location(self.bucket, f"{self.layout.datasets_prefix}{self.run_id}/train.holdout.jsonl")
+
+    @property
     def job_output(self) -> S3Location:
         return S3Location(self.bucket, f"{self.layout.jobs_prefix}{self.run_id}/")
 

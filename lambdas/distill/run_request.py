@@ -13,6 +13,7 @@ import msgspec
 
 from distill import naming
 from distill.errors import InvalidRunInput
+from distill.evaluation_plan import EvaluationPlan, resolve_evaluation, wants_evaluation
 from distill.locations import RunLocations, S3Location
 from distill.log_source import InvocationLogsPlan, InvocationLogsRequest, resolve_logs
 from distill.settings import PipelineSettings, Strict
@@ -56,6 +57,8 @@ class RunRequest(Strict, frozen=True):
     job_name: str | None = None
     custom_model_name: str | None = None
     tags: dict[str, str] = msgspec.field(default_factory=dict)
+    # false: off; absent, true or an object: compare the served student with its teacher (distill.evaluation).
+    evaluation: bool | dict[str, Any] | None = None
 
 
 class ProvisioningPlan(Strict, frozen=True):
@@ -99,6 +102,9 @@ class ResolvedRun(Strict, frozen=True):
     # "dataset" or "invocation-logs": the state machine's "Where does the training data come from?" reads it.
     source_kind: SourceKind = "dataset"
     invocation_logs: InvocationLogsPlan | None = None
+    # Set when the served student is compared with its teacher; "Evaluate the student?" reads it.
+    evaluation: EvaluationPlan | None = None
+    evaluation_skipped: str = ""  # why a run that did not turn it off is not evaluated
 
 
 def parse_request(raw: Any) -> RunRequest:
@@ -141,7 +147,20 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
             "between them - at `$.customModelName`"
         )
     tags = _tags(request.tags, settings.resource_tags, execution_name, run)
+    evaluating = wants_evaluation(request.evaluation)
+    if evaluating is not None and evaluating.promote_to and request.provisioned_throughput is None:
+        # Promotion compares first: the student is served on demand (per token) for the evaluation.
+        request = msgspec.structs.replace(request, on_demand_deployment=request.on_demand_deployment
+                                          or OnDemandDeploymentRequest())  # fmt: skip
     serving, throughput, deployment = _serving(request, run, execution_name, execution_arn)
+    evaluation, skipped = None, ""
+    if evaluating is not None and serving == "none":
+        skipped = "the student is not served: add onDemandDeployment or provisionedThroughput to evaluate it"
+    elif evaluating is not None:
+        own = _dataset_location(evaluating.dataset, settings, "$.evaluation.dataset") if evaluating.dataset else None
+        evaluation = resolve_evaluation(evaluating, settings=settings, student=student, teacher=teacher,
+                                        reports_uri=places.reports.uri, holdout_uri=places.holdout.uri,
+                                        dataset=own)  # fmt: skip
     return ResolvedRun(
         run_id=run,
         execution_name=execution_name,
@@ -165,6 +184,8 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
         tags=tags,
         source_kind="invocation-logs" if logs else "dataset",
         invocation_logs=logs,
+        evaluation=evaluation,
+        evaluation_skipped=skipped,
     )
 
 
@@ -211,28 +232,28 @@ def to_state(run: ResolvedRun) -> dict[str, Any]:
     return msgspec.to_builtins(run)
 
 
-def _dataset_location(dataset: str, settings: PipelineSettings) -> S3Location:
+def _dataset_location(dataset: str, settings: PipelineSettings, field: str = "$.dataset") -> S3Location:
     drop = settings.layout.drop_prefix
     if dataset.startswith("s3://"):
         try:
             where = S3Location.parse(dataset)
         except ValueError as error:
-            raise InvalidRunInput(f"execution input: dataset: {error} - at `$.dataset`") from None
+            raise InvalidRunInput(f"execution input: {field[2:]}: {error} - at `{field}`") from None
     else:
         where = S3Location(settings.bucket_name, dataset.lstrip("/"))
     if where.bucket == settings.bucket_name:
         if not where.key.startswith(drop):
             raise InvalidRunInput(
-                f"execution input: dataset {where.uri!r} must be under s3://{settings.bucket_name}/{drop} "
-                "(the drop zone the pipeline reads from) - at `$.dataset`"
+                f"execution input: {field[2:]} {where.uri!r} must be under s3://{settings.bucket_name}/{drop} "
+                f"(the drop zone the pipeline reads from) - at `{field}`"
             )
     elif where.bucket not in settings.allowed_data_buckets:
         raise InvalidRunInput(
-            f"execution input: dataset {where.uri!r} is outside the project's bucket {settings.bucket_name!r}; "
-            "copy it into the drop zone or add the bucket to allowedDataBuckets in cdk.json - at `$.dataset`"
+            f"execution input: {field[2:]} {where.uri!r} is outside the project's bucket {settings.bucket_name!r}; "
+            f"copy it into the drop zone or add the bucket to allowedDataBuckets in cdk.json - at `{field}`"
         )
     if ".." in where.key.split("/"):
-        raise InvalidRunInput("execution input: dataset key must not contain '..' segments - at `$.dataset`")
+        raise InvalidRunInput(f"execution input: dataset key must not contain '..' segments - at `{field}`")
     return where
 
 

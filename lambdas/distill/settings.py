@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import os
 from functools import cache
-from typing import Annotated
+from typing import Annotated, Literal
 
 import msgspec
 
@@ -41,10 +41,12 @@ class BucketLayout(Strict, frozen=True):
     waits_prefix: str = "waits/"
     # Bedrock's model invocation logs a run may distil from (Bedrock's logging may deliver here directly).
     logs_prefix: str = "invocation-logs/"
+    # The job-slot ledger (distill.job_slots): who holds one of the pipeline's job slots, who waits for one.
+    queue_prefix: str = "queue/"
 
     def __post_init__(self) -> None:
         for name in ("drop_prefix", "datasets_prefix", "jobs_prefix", "reports_prefix", "waits_prefix",
-                     "logs_prefix"):  # fmt: skip
+                     "logs_prefix", "queue_prefix"):  # fmt: skip
             value = getattr(self, name)
             if not value.endswith("/") or value.startswith("/"):
                 raise ValueError(f"{name} must look like 'name/' (got {value!r})")
@@ -91,6 +93,12 @@ class PipelineSettings(Strict, frozen=True):
     custom_model_kms_key_arn: str = ""
     # SNS topic told how each run ended ("" = no notifications).
     notification_topic_arn: str = ""
+    # How many of the pipeline's distillation jobs may be scheduled at once (distill.job_slots): a number, or
+    # "auto" for the account's quota "(Model customization) Scheduled customization jobs".
+    max_concurrent_jobs: PositiveInt | Literal["auto"] = "auto"
+    # The janitor (distill.janitor) warns about serving that had no invocations for this many hours; 0 = never.
+    # At most 455 days: how long CloudWatch keeps hourly data points.
+    idle_warning_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 455)] = 24
 
     @property
     def teacher_models(self) -> tuple[str, ...]:

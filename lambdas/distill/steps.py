@@ -52,7 +52,16 @@ def prepare_dataset(run: ResolvedRun, settings: PipelineSettings) -> dict[str, A
     options = ConvertOptions(
         input_format=run.input_format, on_invalid=run.on_invalid_records, system_prompt=run.system_prompt
     )
-    report = convert(sources, S3MultipartSink(s3, run.dataset_uri), options)
+    sink: Any = S3MultipartSink(s3, run.dataset_uri)
+    plan = run.evaluation
+    if plan is not None and plan.holdout_uri:  # keep the evaluation prompts out of training
+        from distill.evaluation.holdout import HoldoutPolicy
+        from distill.holdout_sink import HoldoutSink
+
+        wanted = plan.request.holdout
+        sink = HoldoutSink(sink, S3MultipartSink(s3, plan.holdout_uri),
+                           HoldoutPolicy(wanted.fraction, wanted.minimum, wanted.maximum))  # fmt: skip
+    report = convert(sources, sink, options)
     report_at = S3Location.parse(run.reports_uri).child(VALIDATION_REPORT)
     s3.put_object(
         Bucket=report_at.bucket,
@@ -62,14 +71,20 @@ def prepare_dataset(run: ResolvedRun, settings: PipelineSettings) -> dict[str, A
     )
     if not report.ok:
         raise DatasetInvalid(f"{report.first_error} (full report: {report_at.uri})")
+    selection = getattr(sink, "selection", None)
+    held = selection.held_out_records if selection else 0
     return {
         "datasetUri": run.dataset_uri,
         "reportUri": report_at.uri,
         "recordsRead": report.records_read,
-        "recordsWritten": report.records_written,
+        "recordsWritten": report.records_written - held,  # what Bedrock trains on
         "recordsDropped": report.records_dropped,
         "bytesIn": report.bytes_in,
         "bytesOut": report.bytes_out,
+        # Kept out of training to evaluate the student (distinct prompts; their duplicates are held out too).
+        "recordsHeldOut": held,
+        "evaluationPrompts": len(selection.held_out) if selection else 0,
+        "holdoutProblem": selection.problem if selection else "",
     }
 
 

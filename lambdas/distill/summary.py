@@ -69,8 +69,24 @@ def success_summary(state: dict[str, Any], now: datetime | None = None) -> dict[
         if serving.get("deploymentArn")
         else None,
         "smokeTest": state.get("smokeTest"),
+        "evaluation": _evaluation(run, state),
         "reportsUri": run["reportsUri"],
     }
+
+
+def _evaluation(run: dict[str, Any], state: dict[str, Any]) -> dict[str, Any]:
+    """Whether the student was compared with its teacher, the verdict, and the promotion."""
+    evaluation = state.get("evaluation") or {}
+    verdict = evaluation.get("verdict")
+    skipped = run.get("evaluationSkipped") or evaluation.get("skipped") or ("turned off" if not run.get("evaluation")
+                                                                            else "")  # fmt: skip
+    promotion = state.get("promotion") or {}
+    return {
+        "evaluated": bool(verdict), "skipped": skipped or None, "verdict": verdict,
+        "heldOutSeenInTraining": bool(evaluation.get("heldOutSeenInTraining")),
+        "promotedTo": promotion.get("deploymentArn") if promotion.get("updateStatus") == "UpdateCompleted" else None,
+        "removedServing": (state.get("removed") or {}).get("removed"),
+    }  # fmt: skip
 
 
 def smoke_error(smoke: dict[str, Any]) -> str:
@@ -98,12 +114,29 @@ def success_message(summary: dict[str, Any]) -> tuple[str, str]:
         lines += ["", CLEANUP_HINT.format(arn=summary["provisionedModelArn"])]
     if summary["deploymentArn"]:
         lines += ["", DEPLOYMENT_HINT.format(arn=summary["deploymentArn"])]
+    lines += _verdict_lines(summary.get("evaluation") or {})
     smoke = summary.get("smokeTest") or {}
     if smoke.get("answer"):
         lines += ["", f"Smoke test prompt: {smoke['prompt'][:200]}", f"Answer: {smoke['answer'][:500]}"]
     elif smoke:
         lines += ["", f"Smoke test: the model did not answer: {smoke_error(smoke)[:500]}"]
     return f"Distillation succeeded: {summary['execution']['name']}"[:100], "\n".join(lines)
+
+
+def _verdict_lines(evaluation: dict[str, Any]) -> list[str]:
+    verdict = evaluation.get("verdict")
+    if not verdict:
+        return ["", f"Not evaluated: {evaluation.get('skipped') or 'no verdict'}"] if evaluation else []
+    ratios = ", ".join(f"{name} {ratio:.2f}" for name, ratio in (verdict.get("ratios") or {}).items())
+    lines = ["", f"Evaluation:          {'PASSED' if verdict.get('passed') else 'FAILED'} - {verdict.get('cause', '')[:600]}",
+             f"Share of the teacher: {ratios} ({verdict.get('scored')} of {verdict.get('prompts')} prompts scored)",
+             f"Report:              {verdict.get('reportUri')}"]  # fmt: skip
+    if evaluation.get("heldOutSeenInTraining"):
+        lines.append("Note: Bedrock trained on every selected log record, the held-out prompts too (give "
+                     "evaluation.dataset for prompts it never saw).")  # fmt: skip
+    if evaluation.get("promotedTo"):
+        lines.append(f"Promoted:            {evaluation['promotedTo']} now serves this model")
+    return lines
 
 
 def _records(summary: dict[str, Any]) -> list[str]:

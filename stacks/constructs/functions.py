@@ -46,6 +46,12 @@ HANDLERS = {
     "deploy_on_demand": FunctionSpec(),
     "check_deployment": FunctionSpec(),
     "try_model": FunctionSpec(),
+    # Comparing the student with its teacher: a batch makes up to ~50 model calls one after the other.
+    "prepare_evaluation": FunctionSpec(timeout_minutes=5, memory_mb=512),
+    "evaluate_batch": FunctionSpec(timeout_minutes=15),
+    "decide_verdict": FunctionSpec(timeout_minutes=5, memory_mb=512),
+    "promote_student": FunctionSpec(),
+    "remove_serving": FunctionSpec(),
     "finish_run": FunctionSpec(),
     # Outside the state machine: EventBridge targets.
     "start_from_drop": FunctionSpec(),

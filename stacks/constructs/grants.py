@@ -27,13 +27,24 @@ def grant_all(self: Any, *, bucket: s3.IBucket, bedrock_role: iam.IRole, topic: 
     _operations(self, bucket, topic, config)
     _job_waits(self, bucket, config)
     _invocation_logs(self, bucket, config)
+    _evaluation(self, bucket, config)
     if self.key is not None:
         _project_key(self, self.key)
 
 
 def _prepare(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
     layout, fn = config.layout, self.prepare_dataset
-    drop = layout.drop_prefix
+    _read_raw_data(fn, bucket, config)
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="WriteDatasetsAndReports", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
+        resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*"),
+                   bucket.arn_for_objects(f"{layout.reports_prefix}*")],
+    ))  # fmt: skip
+
+
+def _read_raw_data(fn: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
+    """A run's raw data: the drop zone, and the allow-listed buckets (a dataset, or a separate evaluation file)."""
+    drop = config.layout.drop_prefix
     fn.add_to_role_policy(iam.PolicyStatement(
         sid="ReadDropZone", actions=["s3:GetObject"], resources=[bucket.arn_for_objects(f"{drop}*")],
     ))  # fmt: skip
@@ -41,14 +52,9 @@ def _prepare(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
         sid="ListDropZone", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
         conditions={"StringLike": {"s3:prefix": [f"{drop}*"]}},
     ))  # fmt: skip
-    fn.add_to_role_policy(iam.PolicyStatement(
-        sid="WriteDatasetsAndReports", actions=["s3:PutObject", "s3:AbortMultipartUpload"],
-        resources=[bucket.arn_for_objects(f"{layout.datasets_prefix}*"),
-                   bucket.arn_for_objects(f"{layout.reports_prefix}*")],
-    ))  # fmt: skip
     if config.allowed_data_buckets:
         # Runs may read raw data from these buckets too (allowedDataBuckets in cdk.json).
-        partition = Stack.of(self).partition
+        partition = Stack.of(fn).partition
         others = config.allowed_data_buckets
         fn.add_to_role_policy(iam.PolicyStatement(
             sid="ReadAllowedDataBuckets", actions=["s3:GetObject"],
@@ -58,6 +64,7 @@ def _prepare(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
             sid="ListAllowedDataBuckets", actions=["s3:ListBucket"],
             resources=[f"arn:{partition}:s3:::{name}" for name in others],
         ))  # fmt: skip
+
 
 def _bedrock(self: Any, bedrock_role: iam.IRole, config: PipelineConfig) -> None:
     jobs = bedrock_arn(self, "model-customization-job")
@@ -214,6 +221,53 @@ def _invocation_logs(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> N
     ))  # fmt: skip
 
 
+def _evaluation(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
+    """Compare the served student with its teacher (distill.evaluation_steps), then promote it or remove its
+    serving."""
+    layout = config.layout
+    reports, datasets = (bucket.arn_for_objects(f"{p}*") for p in (layout.reports_prefix, layout.datasets_prefix))
+    prepare, batch, verdict = self.prepare_evaluation, self.evaluate_batch, self.decide_verdict
+    _read_raw_data(prepare, bucket, config)  # evaluation.dataset, a separate file of prompts
+    prepare.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadHeldOutRecords", actions=["s3:GetObject"], resources=[datasets]))  # fmt: skip
+    for fn in (prepare, batch, verdict):
+        fn.add_to_role_policy(iam.PolicyStatement(sid="WriteEvaluation", actions=["s3:PutObject"],
+                                                  resources=[reports]))  # fmt: skip
+    for fn in (batch, verdict):
+        fn.add_to_role_policy(iam.PolicyStatement(sid="ReadEvaluation", actions=["s3:GetObject"],
+                                                  resources=[reports]))  # fmt: skip
+    # The training loss curve Bedrock wrote with the job's output.
+    verdict.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadTrainingMetrics", actions=["s3:GetObject"],
+        resources=[bucket.arn_for_objects(f"{layout.jobs_prefix}*")]))  # fmt: skip
+    # Converse is authorized as bedrock:InvokeModel: on the served student, and on the teacher and the judge (the
+    # allowed teachers; a cross-Region profile also on its base model in each Region it routes to).
+    teachers = sorted({arn for model in (*config.allowed_teacher_models, config.teacher_model_id)
+                       for arn in model_arns(self, model)})  # fmt: skip
+    batch.add_to_role_policy(iam.PolicyStatement(
+        sid="AskStudentTeacherAndJudge", actions=["bedrock:InvokeModel"],
+        resources=[bedrock_arn(self, "provisioned-model"), bedrock_arn(self, "custom-model-deployment"), *teachers],
+    ))  # fmt: skip
+    deployments, custom_models = bedrock_arn(self, "custom-model-deployment"), bedrock_arn(self, "custom-model")
+    # UpdateCustomModelDeployment is authorized on the new model and on the deployment it switches.
+    self.promote_student.add_to_role_policy(iam.PolicyStatement(
+        sid="PromoteBehindTheDeployment",
+        actions=["bedrock:UpdateCustomModelDeployment", "bedrock:GetCustomModelDeployment"],
+        resources=[custom_models, deployments],
+    ))  # fmt: skip
+    marker_key, marker_value = PIPELINE_TAG
+    own = {"StringEquals": {f"aws:ResourceTag/{marker_key}": marker_value}}
+    remove = self.remove_serving
+    remove.add_to_role_policy(iam.PolicyStatement(
+        sid="CheckTheCommitment", actions=["bedrock:GetProvisionedModelThroughput"],
+        resources=[bedrock_arn(self, "provisioned-model")]))  # fmt: skip
+    remove.add_to_role_policy(iam.PolicyStatement(
+        sid="RemoveOwnServingOnly",
+        actions=["bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"],
+        resources=[bedrock_arn(self, "provisioned-model"), deployments], conditions=own,
+    ))  # fmt: skip
+
+
 def _project_key(self: Any, key: kms.IKey) -> None:
     """With ``kmsKeyArn`` the bucket's objects and the custom models are under the project's key. Every function
     may already kms:Decrypt with it (its environment); here what writing and encrypting need on top."""
@@ -221,7 +275,8 @@ def _project_key(self: Any, key: kms.IKey) -> None:
     s3_via = {"StringEquals": {"kms:ViaService": f"s3.{Stack.of(self).region}.amazonaws.com"}}
     # S3 generates a data key for each object these functions write (SSE-KMS).
     for fn in (self.prepare_dataset, self.finish_run, self.notify_failure, self.await_job,
-               self.preview_invocation_logs):  # fmt: skip
+               self.preview_invocation_logs, self.prepare_evaluation, self.evaluate_batch,
+               self.decide_verdict):  # fmt: skip
         fn.add_to_role_policy(iam.PolicyStatement(sid="WriteUnderProjectKey", actions=["kms:GenerateDataKey"],
                                                   resources=[key.key_arn], conditions=s3_via))  # fmt: skip
     # "Encrypt a model" (customModelKmsKeyId): the identity that starts the job needs kms:Decrypt (it has it),

@@ -12,6 +12,11 @@ EXPECTED = {
     "handlers.check_run_settings.handler": (60, 256),
     "handlers.prepare_dataset.handler": (900, 1024),
     "handlers.preview_invocation_logs.handler": (900, 1024),  # reads up to gigabytes of logs, streaming
+    "handlers.prepare_evaluation.handler": (300, 512),
+    "handlers.evaluate_batch.handler": (900, 256),  # up to 10 prompts x (student, teacher, judge + retries)
+    "handlers.decide_verdict.handler": (300, 512),
+    "handlers.promote_student.handler": (60, 256),
+    "handlers.remove_serving.handler": (60, 256),
     "handlers.start_job.handler": (60, 256),
     "handlers.await_job.handler": (60, 256),
     "handlers.job_state_changed.handler": (60, 256),

@@ -50,10 +50,11 @@ def test_given_a_kms_key_when_synthesized_then_the_bucket_uses_it_and_readers_ma
         by_sid.setdefault(statement.get("Sid", ""), []).append(statement)
     # Every function decrypts with the key (its environment, and what it reads); S3 writers generate data keys.
     functions = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(by_sid["DecryptOwnEnvironment"]) == len(functions) == 14
+    assert len(by_sid["DecryptOwnEnvironment"]) == len(functions) == 19
     assert all(s["Action"] == "kms:Decrypt" or s["Action"] == ["kms:Decrypt"] for s in by_sid["DecryptOwnEnvironment"])
     assert all(f["Properties"]["KmsKeyArn"] == KEY for f in functions)
-    assert len(by_sid["WriteUnderProjectKey"]) == 5  # prepare, summary, notifier, the waiting token, the preview
+    # prepare, summary, notifier, the waiting token, the preview, and the evaluation's three writers
+    assert len(by_sid["WriteUnderProjectKey"]) == 8
     # The custom model under the key: the job's starter may encrypt with it.
     (encrypt,) = by_sid["EncryptTheCustomModel"]
     assert sorted(encrypt["Action"]) == ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey"]
@@ -68,7 +69,7 @@ def test_given_a_kms_key_when_synthesized_then_the_bucket_uses_it_and_readers_ma
 def test_given_an_allowed_data_bucket_when_synthesized_then_prepare_may_read_it(overridden):
     _, _, _, pipeline = overridden
     reads = [s for s in _statements(pipeline) if s.get("Sid") == "ReadAllowedDataBuckets"]
-    assert json.dumps(reads).count("raw-data-a/*") == 1
+    assert json.dumps(reads).count("raw-data-a/*") == 2  # the dataset, or a separate evaluation file
 
 
 def test_given_an_allowed_invocation_log_prefix_when_synthesized_then_bedrock_and_the_preview_read_only_it(overridden):

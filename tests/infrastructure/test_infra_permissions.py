@@ -94,7 +94,8 @@ def test_given_default_config_when_synthesized_then_each_function_reaches_only_i
     assert s3_roles == {
         "BedrockServiceRole", "FunctionsPrepareDatasetRole", "FunctionsTryModelRole", "FunctionsFinishRunRole",
         "FunctionsNotifyFailureRole", "FunctionsStartFromDropRole", "FunctionsAwaitJobRole",
-        "FunctionsJobStateChangedRole", "FunctionsPreviewInvocationLogsRole",
+        "FunctionsJobStateChangedRole", "FunctionsPreviewInvocationLogsRole", "FunctionsPrepareEvaluationRole",
+        "FunctionsEvaluateBatchRole", "FunctionsDecideVerdictRole",
     }  # fmt: skip
     # The preview reads and lists the logs (only their prefix) and writes its copy and its report.
     preview = _role_of(synth, "PreviewInvocationLogs")
@@ -205,8 +206,34 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     assert synth.allowed(_role_of(synth, "CheckDeployment"), "bedrock:GetCustomModelDeployment") == {
         f"{PREFIX}:custom-model-deployment/*"
     }
-    # The failure cost guard leaves deployments alone (billed per token): no role may delete one.
-    assert not [s for s in synth.statements() if "bedrock:DeleteCustomModelDeployment" in s["Action"]]
+    # The failure cost guard leaves deployments alone (billed per token); only a student that failed its
+    # evaluation (or was promoted behind another deployment) has its own serving removed, the pipeline's only.
+    deleters = [s for s in synth.statements() if "bedrock:DeleteCustomModelDeployment" in s["Action"]]
+    assert deleters and all(s in synth.statements(_role_of(synth, "RemoveServing")) for s in deleters)
+    assert all(s["Condition"] == {"StringEquals": {"aws:ResourceTag/created-by": "distill-pipeline"}}
+               for s in deleters)  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_the_evaluation_may_ask_only_the_student_teacher_and_judge(synth):
+    def bedrock_actions(function: str) -> set[str]:
+        return {a for s in synth.statements(_role_of(synth, function)) for a in s["Action"] if a.startswith("bedrock:")}
+
+    assert bedrock_actions("PrepareEvaluation") == bedrock_actions("DecideVerdict") == set()
+    assert bedrock_actions("EvaluateBatch") == {"bedrock:InvokeModel"}
+    teachers = {arn for m in synth.config.allowed_teacher_models for arn in (
+        [f"{PREFIX}:inference-profile/{m}", f"arn:<AWS::Partition>:bedrock:*::foundation-model/{m.split('.', 1)[1]}"]
+        if m.startswith("us.") else [f"arn:<AWS::Partition>:bedrock:<AWS::Region>::foundation-model/{m}"])}  # fmt: skip
+    assert synth.allowed(_role_of(synth, "EvaluateBatch"), "bedrock:InvokeModel") == {
+        f"{PREFIX}:provisioned-model/*", f"{PREFIX}:custom-model-deployment/*", *teachers}
+    assert bedrock_actions("PromoteStudent") == {"bedrock:UpdateCustomModelDeployment",
+                                                 "bedrock:GetCustomModelDeployment"}  # fmt: skip
+    assert bedrock_actions("RemoveServing") == {"bedrock:GetProvisionedModelThroughput",
+                                                "bedrock:DeleteProvisionedModelThroughput",
+                                                "bedrock:DeleteCustomModelDeployment"}  # fmt: skip
+    for function in ("PrepareEvaluation", "EvaluateBatch", "DecideVerdict"):
+        assert synth.allowed(_role_of(synth, function), "s3:PutObject") == {f"{BUCKET_ARN}/reports/*"}, function
+    assert synth.allowed(_role_of(synth, "DecideVerdict"), "s3:GetObject") == {
+        f"{BUCKET_ARN}/reports/*", f"{BUCKET_ARN}/jobs/*"}
 
 
 def test_given_default_config_when_synthesized_then_functions_write_logs_only_to_their_own_group(synth):

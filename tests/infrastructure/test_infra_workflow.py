@@ -27,7 +27,21 @@ TASKS = {
     "Try the distilled model": ("FunctionsTryModel", {"run.$": "$.run", "serving.$": "$.serving",
                                                       "dataset.$": "$.dataset"}, "$.smokeTest", True),
     "Write run summary": ("FunctionsFinishRun", {"state.$": "$"}, None, False),
+    # Is the student good enough? (stacks/evaluation_states.py)
+    "Prepare the evaluation": ("FunctionsPrepareEvaluation", {"run.$": "$.run", "dataset.$": "$.dataset"},
+                               "$.evaluation", False),
+    "Decide the verdict": ("FunctionsDecideVerdict", {"state.$": "$"}, "$.evaluation.verdict", False),
+    "Promote the student": ("FunctionsPromoteStudent", {"run.$": "$.run", "job.$": "$.job"}, "$.promotion", True),
+    "Check the promotion": ("FunctionsPromoteStudent", {"run.$": "$.run", "job.$": "$.job",
+                                                        "promotion.$": "$.promotion"}, "$.promotion", True),
+    "Remove the student's serving": ("FunctionsRemoveServing", {"run.$": "$.run", "serving.$": "$.serving"},
+                                     "$.removed", True),
+    "Remove the evaluation serving": ("FunctionsRemoveServing", {"run.$": "$.run", "serving.$": "$.serving"},
+                                      "$.removed", True),
 }  # fmt: skip
+EVALUATION = {"Evaluate the student?", "Are there prompts to evaluate?", "Answer and judge the held-out prompts",
+              "Did the student earn it?", "Promote behind a deployment?", "Wait for the promotion",
+              "Is the promotion done?", "Promotion failed", "Unexpected promotion status", "Student below teacher"}  # fmt: skip
 # AWS's best-practice retry list for Lambda tasks (https://docs.aws.amazon.com/step-functions/latest/dg/bp-lambda-serviceexception.html).
 LAMBDA_ERRORS = [
     "Lambda.ClientExecutionTimeoutException",
@@ -65,6 +79,7 @@ def test_given_default_config_when_synthesized_then_the_states_are_the_documente
         "Distillation job failed", "Distillation job stopped", "Unexpected job status",
         "Provisioned throughput failed", "Unexpected throughput status",
         "Wait for the deployment", "Is the deployment active?", "Deployment failed", "Unexpected deployment status",
+        *EVALUATION,
     }  # fmt: skip
     assert "QueryLanguage" not in synth.definition  # JSONPath, the default
 
@@ -104,7 +119,7 @@ def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order
     assert states["Wait for the deployment"]["Next"] == "Check the deployment"
     assert states["Check the deployment"]["Next"] == "Is the deployment active?"
     assert states["No serving requested"]["Next"] == "Write run summary"
-    assert states["Try the distilled model"]["Next"] == "Write run summary"
+    assert states["Try the distilled model"]["Next"] == "Evaluate the student?"
     assert states["Write run summary"]["Next"] == "Distillation finished"
     assert states["Distillation finished"]["Type"] == "Succeed"
 
@@ -272,7 +287,7 @@ def test_given_default_config_when_synthesized_then_user_and_bedrock_rejections_
     # The one Catch: a smoke test still throttled after its retries is reported in the summary, not a failed run.
     catches = {name: s["Catch"] for name, s in synth.definition["States"].items() if "Catch" in s}
     assert catches == {"Try the distilled model": [
-        {"ErrorEquals": ["BedrockThrottled"], "ResultPath": "$.smokeTest", "Next": "Write run summary"}],
+        {"ErrorEquals": ["BedrockThrottled"], "ResultPath": "$.smokeTest", "Next": "Evaluate the student?"}],
         "Wait for the job to end (first hour)": [
         {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Wait for the job to end"}]}  # fmt: skip
 
@@ -295,3 +310,42 @@ def test_given_default_config_when_synthesized_then_the_machine_is_standard_trac
     (group_ref,) = logging["Destinations"]
     group = group_ref["CloudWatchLogsLogGroup"]["LogGroupArn"]["Fn::GetAtt"][0]
     assert synth.pipeline_json["Resources"][group]["Properties"]["RetentionInDays"] == synth.config.log_retention_days
+
+
+def test_given_default_config_when_synthesized_then_the_evaluation_answers_in_batches_and_gates_promotion(synth):
+    states = synth.definition["States"]
+    assert states["Evaluate the student?"]["Default"] == "Write run summary"
+    assert states["Evaluate the student?"]["Choices"] == [
+        {"Variable": "$.run.evaluation", "IsNull": False, "Next": "Prepare the evaluation"}]
+    assert states["Prepare the evaluation"]["Next"] == "Are there prompts to evaluate?"
+    assert states["Are there prompts to evaluate?"]["Choices"] == [
+        {"Variable": "$.evaluation.prompts", "NumericGreaterThan": 0, "Next": "Answer and judge the held-out prompts"}]
+    assert states["Are there prompts to evaluate?"]["Default"] == "Write run summary"
+    batches = states["Answer and judge the held-out prompts"]
+    assert batches["Type"] == "Map" and batches["ItemsPath"] == "$.evaluation.batches"
+    assert batches["MaxConcurrency"] == synth.config.evaluation_concurrency == 4
+    assert batches["ItemSelector"] == {"run.$": "$.run", "serving.$": "$.serving", "batch.$": "$$.Map.Item.Value"}
+    assert batches["ResultPath"] == "$.evaluation.batchResults" and batches["Next"] == "Decide the verdict"
+    batch = batches["ItemProcessor"]["States"]["Answer and judge a batch"]
+    assert batch["Resource"].startswith("<FunctionsEvaluateBatch") and batch["End"] is True
+    assert batch["Parameters"] == {"run.$": "$.run", "serving.$": "$.serving", "batch.$": "$.batch"}
+    assert [r["ErrorEquals"] for r in batch["Retry"]] == [LAMBDA_ERRORS, ["BedrockThrottled"]]
+    assert states["Decide the verdict"]["Next"] == "Did the student earn it?"
+    assert states["Did the student earn it?"]["Choices"] == [
+        {"Variable": "$.evaluation.verdict.passed", "BooleanEquals": True, "Next": "Promote behind a deployment?"}]
+    assert states["Did the student earn it?"]["Default"] == "Remove the student's serving"
+    assert states["Remove the student's serving"]["Next"] == "Student below teacher"
+    assert states["Student below teacher"] == {"Type": "Fail", "ErrorPath": "$.evaluation.verdict.error",
+                                               "CausePath": "$.evaluation.verdict.cause"}  # fmt: skip
+    assert states["Promote behind a deployment?"]["Choices"] == [
+        {"Variable": "$.run.evaluation.request.promoteTo", "IsNull": False, "Next": "Promote the student"}]
+    assert states["Promote behind a deployment?"]["Default"] == "Write run summary"
+    assert states["Promote the student"]["Next"] == "Wait for the promotion"
+    assert states["Wait for the promotion"] == {"Type": "Wait", "SecondsPath": "$.promotion.waitSeconds",
+                                                "Next": "Check the promotion"}  # fmt: skip
+    assert _branches(states["Is the promotion done?"]) == {
+        "Updating": "Wait for the promotion", "UpdateCompleted": "Remove the evaluation serving",
+        "UpdateFailed": "Promotion failed", "<otherwise>": "Unexpected promotion status"}
+    assert states["Remove the evaluation serving"]["Next"] == "Write run summary"
+    assert states["Promotion failed"] == {"Type": "Fail", "Error": "PromotionFailed",
+                                          "CausePath": "$.promotion.failureMessage"}  # fmt: skip

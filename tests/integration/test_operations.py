@@ -200,7 +200,8 @@ def test_given_a_finished_run_when_summarized_then_the_summary_lands_in_s3_and_t
     assert summary["status"] == "SUCCEEDED"
     assert summary["customModelArn"] == state["job"]["outputModelArn"] == output["customModelArn"]
     assert summary["provisionedModelArn"] == state["serving"]["provisionedModelArn"] == output["provisionedModelArn"]
-    assert summary["dataset"]["recordsWritten"] == 120
+    # 20 records held out to evaluate the student (the hold-out's minimum), 100 trained on.
+    assert (summary["dataset"]["recordsWritten"], summary["dataset"]["recordsHeldOut"]) == (100, 20)
     assert summary["job"]["statusDetails"]["trainingDetails"]["status"] == "Completed"
     assert summary["timings"]["jobStartedAt"] is not None and summary["timings"]["secondsSinceJobStart"] >= 0
     assert summary["timings"]["jobEndedAt"]  # Bedrock's endTime of the completed job

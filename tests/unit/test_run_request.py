@@ -186,3 +186,63 @@ def test_given_invocation_logs_when_resolved_then_the_run_trains_from_them_with_
 def test_given_a_dataset_when_resolved_then_the_source_kind_is_dataset() -> None:
     run = _resolve({"dataset": "incoming/x.jsonl"})
     assert run.source_kind == "dataset" and run.invocation_logs is None
+
+
+def test_given_a_served_run_when_resolved_then_it_is_evaluated_by_default_with_the_teacher_as_judge() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "onDemandDeployment": {}})
+    plan = run.evaluation
+    assert plan is not None and plan.judge_model_id == run.teacher_model_id
+    assert plan.holdout_uri == f"s3://distill-data-bucket/datasets/{run.run_id}/train.holdout.jsonl"
+    assert plan.prompts_uri == f"s3://distill-data-bucket/reports/{run.run_id}/evaluation/prompts.jsonl"
+    assert plan.dataset_uri is None and plan.promote_to is None
+    assert run_from_state(to_state(run)) == run
+
+
+def test_given_nothing_served_when_resolved_then_the_evaluation_is_skipped_saying_why() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl"})
+    assert run.evaluation is None and "not served" in run.evaluation_skipped
+
+
+def test_given_evaluation_false_when_resolved_then_there_is_none_and_no_reason() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "provisionedThroughput": {}, "evaluation": False})
+    assert run.evaluation is None and run.evaluation_skipped == ""
+
+
+def test_given_promote_to_without_serving_when_resolved_then_the_student_is_served_on_demand_to_compare() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "evaluation": {"promoteTo": "support-bot"}})
+    assert run.serving == "on-demand" and run.evaluation is not None
+    assert run.evaluation.promote_to == "support-bot"
+
+
+def test_given_a_separate_evaluation_file_when_resolved_then_nothing_is_held_out() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "onDemandDeployment": {},
+                    "evaluation": {"dataset": "incoming/eval.jsonl"}})  # fmt: skip
+    assert run.evaluation is not None
+    assert run.evaluation.dataset_uri == "s3://distill-data-bucket/incoming/eval.jsonl"
+    assert run.evaluation.holdout_uri is None
+
+
+@pytest.mark.parametrize(
+    ("evaluation", "names"),
+    [
+        ({"minQualityRatio": "high"}, "$.evaluation.minQualityRatio"),
+        ({"judgeModelId": "anthropic.claude-3-opus"}, "$.evaluation.judgeModelId"),
+        ({"promoteTo": "bad name!"}, "$.evaluation.promoteTo"),
+        ({"dataset": "s3://other-bucket/eval.jsonl"}, "$.evaluation.dataset"),
+        ({"gateMetrics": ["tone"]}, "$.evaluation"),
+        ({"unknown": 1}, "$.evaluation"),
+        ("yes", "$.evaluation"),
+    ],
+)
+def test_given_bad_evaluation_settings_when_resolved_then_the_error_names_the_field(evaluation, names) -> None:
+    with pytest.raises(InvalidRunInput) as caught:
+        _resolve({"dataset": "incoming/x.jsonl", "onDemandDeployment": {}, "evaluation": evaluation})
+    assert names in str(caught.value)
+
+
+def test_given_the_student_as_judge_when_resolved_then_it_is_refused() -> None:
+    settings = PipelineSettings(bucket_name="distill-data-bucket", bedrock_role_arn=SETTINGS.bedrock_role_arn,
+                                allowed_teacher_models=("amazon.nova-pro-v1:0", "amazon.nova-micro-v1:0:128k"))  # fmt: skip
+    raw = {"dataset": "incoming/x.jsonl", "onDemandDeployment": {}, "evaluation": {"judgeModelId": "amazon.nova-micro-v1:0:128k"}}
+    with pytest.raises(InvalidRunInput, match="must not be the student"):
+        resolve(parse_request(raw), settings, *EXECUTION)

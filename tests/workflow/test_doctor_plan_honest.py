@@ -107,6 +107,16 @@ def offline_runs(synthesized) -> Iterator[Callable[[], list[OfflinePipeline]]]:
                 "requestMetadataFilters": {"equals": {"use-case": "support"}}}  # fmt: skip
         result = serving.run({"invocationLogs": logs, "onDemandDeployment": {}})
         assert result.status == "SUCCEEDED", result.message
+        # A good student promoted behind an existing deployment; a weak one whose serving is removed.
+        name = "support-bot"
+        serving.bedrock.seed_deployment(name)
+        result = serving.run({"dataset": serving.upload(SAMPLE), "evaluation": {"promoteTo": name}})
+        assert result.status == "SUCCEEDED", result.message
+        weak = OfflinePipeline(synthesized=synthesized, job_checks=1, throughput_checks=1,
+                               student_quality=0.5).__enter__()  # fmt: skip
+        worlds.append(weak)
+        result = weak.run({"dataset": weak.upload(SAMPLE), "provisionedThroughput": {}})
+        assert result.error == "StudentBelowTeacher", result.message
         failing = OfflinePipeline(synthesized=synthesized, job_checks=1, throughput_fails=True).__enter__()
         worlds.append(failing)
         result = failing.run({"dataset": failing.upload(SAMPLE), "provisionedThroughput": {}})

@@ -62,7 +62,8 @@ def test_given_provisioning_requested_when_run_then_the_model_is_behind_throughp
     pipeline = offline(throughput_checks=2)
     key = pipeline.upload(dataset_file)
 
-    result = pipeline.run({"dataset": key, "provisionedThroughput": {"modelUnits": 1}})
+    # (The evaluation that may follow has its own tests: test_workflow_evaluation.py.)
+    result = pipeline.run({"dataset": key, "provisionedThroughput": {"modelUnits": 1}, "evaluation": False})
 
     assert result.status == "SUCCEEDED", result.message
     (throughput,) = pipeline.bedrock.throughputs.values()
@@ -72,7 +73,8 @@ def test_given_provisioning_requested_when_run_then_the_model_is_behind_throughp
     assert "commitmentDuration" not in throughput.request  # no commitment unless asked for
     assert result.states_entered().count("Check provisioned throughput") == 2
     # Then the notebook's last step: one prompt through the distilled model, kept in the run summary.
-    assert result.states_entered()[-3:] == ["Try the distilled model", "Write run summary", "Distillation finished"]
+    assert result.states_entered()[-4:] == ["Try the distilled model", "Evaluate the student?", "Write run summary",
+                                            "Distillation finished"]  # fmt: skip
     summary = pipeline.read_json(result.output["summaryUri"].removeprefix(f"s3://{pipeline.bucket}/"))
     assert summary["status"] == "SUCCEEDED"
     assert summary["provisionedModelArn"] == throughput.arn
@@ -84,7 +86,7 @@ def test_given_an_on_demand_deployment_requested_when_run_then_the_model_is_depl
     pipeline = offline(deployment_checks=2)
     key = pipeline.upload(dataset_file)
 
-    result = pipeline.run({"dataset": key, "onDemandDeployment": {"description": "support bot"}})
+    result = pipeline.run({"dataset": key, "onDemandDeployment": {"description": "support bot"}, "evaluation": False})
 
     assert result.status == "SUCCEEDED", result.message
     (deployment,) = pipeline.bedrock.deployments.values()
@@ -96,8 +98,8 @@ def test_given_an_on_demand_deployment_requested_when_run_then_the_model_is_depl
     assert deployment.status == "Active" and not deployment.deleted
     entered = result.states_entered()
     assert entered.count("Check the deployment") == 2 and entered.count("Wait for the deployment") == 2
-    assert entered[-4:] == ["Is the deployment active?", "Try the distilled model", "Write run summary",
-                            "Distillation finished"]  # fmt: skip
+    assert entered[-5:] == ["Is the deployment active?", "Try the distilled model", "Evaluate the student?",
+                            "Write run summary", "Distillation finished"]  # fmt: skip
     # The smoke test called the deployment itself (the simulator answers only for an active deployment).
     (tried,) = pipeline.invocations_of("try_model")
     assert tried.event["serving"]["modelId"] == deployment.arn
@@ -143,7 +145,7 @@ def test_given_a_run_when_traced_then_every_state_is_shown_entered_and_left_with
     pipeline = offline(job_checks=2)
     key = pipeline.upload(dataset_file)
 
-    result = pipeline.run({"dataset": key, "onDemandDeployment": {}})
+    result = pipeline.run({"dataset": key, "onDemandDeployment": {}, "evaluation": False})
 
     text = "\n".join(result.trace)
     for state in ("Check run settings", "Prepare dataset", "Start distillation job",

@@ -26,8 +26,10 @@ def _run(world: OfflinePipeline, run_input: dict[str, Any], expect: str, dataset
 
 
 def served_by_throughput(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
-    return _run(world, {"provisionedThroughput": {}, "teacherModelId": "us.amazon.nova-pro-v1:0"}, "SUCCEEDED",
-                dataset, f"throughput-{attempt}")  # fmt: skip
+    # Evaluated on a separate file of prompts in the drop zone (evaluation.dataset), with a cross-Region teacher.
+    prompts = world.upload(dataset, f"{world.drop_prefix}evaluation-{attempt}.jsonl")
+    return _run(world, {"provisionedThroughput": {}, "teacherModelId": "us.amazon.nova-pro-v1:0",
+                        "evaluation": {"dataset": prompts}}, "SUCCEEDED", dataset, f"throughput-{attempt}")  # fmt: skip
 
 
 def dropped_for_on_demand(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
@@ -83,6 +85,22 @@ def distilled_from_invocation_logs(world: OfflinePipeline, attempt: int, dataset
     return [] if result.succeeded else [f"from-logs-{attempt} ended {result.status}: {result.message}"]
 
 
+def promoted_behind_a_deployment(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    # A good student is promoted behind an existing deployment, then its own evaluation serving is removed.
+    name = f"support-bot-{attempt}"
+    existing = world.bedrock.seed_deployment(name)
+    problems = _run(world, {"evaluation": {"promoteTo": name}}, "SUCCEEDED", dataset, f"promoted-{attempt}")
+    promoted = world.bedrock.deployments[existing].model_arn
+    return problems + ([] if any(world.bedrock.model_arn(j) == promoted for j in world.bedrock.jobs.values()
+                                 if not j.earlier) else [f"{existing} still serves the earlier model"])  # fmt: skip
+
+
+def weak_student_removed(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    problems = _run(world, {"provisionedThroughput": {}}, "FAILED", dataset, f"weak-{attempt}")
+    left = [pt.arn for pt in world.bedrock.throughputs.values() if not pt.deleted]
+    return problems + [f"the weak student's serving was left: {arn}" for arn in left]
+
+
 LOGS = Path(__file__).resolve().parents[2] / "samples" / "invocation-logs"
 BUCKET = "distill-strictness"  # one name in every world, so a statement reads the same in each
 SCENARIOS = {
@@ -93,6 +111,9 @@ SCENARIOS = {
     "handlers keep what they fail on": ({"job_seconds": 3600}, handlers_keep_what_they_fail_on),
     "start retried into its own job": ({"job_checks": 1}, start_retried_into_its_own_job),
     "distilled from invocation logs": ({"job_checks": 1}, distilled_from_invocation_logs),
+    "promoted behind a deployment": ({"job_checks": 1, "deployment_checks": 1}, promoted_behind_a_deployment),
+    "weak student removed": ({"job_checks": 1, "throughput_checks": 1, "student_quality": 0.5},
+                             weak_student_removed),
 }
 
 

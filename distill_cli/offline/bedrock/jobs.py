@@ -44,6 +44,7 @@ class Job:
     now: float = 0.0  # the world's time at the last look
     announced: bool = False  # its end was sent as a state-change event
     failure_message: str = ""  # why it failed, when not the generic message
+    earlier: bool = False  # made by seed_deployment: its outputs are in a bucket of an earlier run, not written here
 
     @property
     def name(self) -> str:
@@ -235,7 +236,7 @@ class JobsMixin:
 
     def _write_outputs(self, job: Job) -> None:
         s: Any = self
-        if s.s3 is None:
+        if s.s3 is None or job.earlier:
             return
         uri = job.request["outputDataConfig"]["s3Uri"]
         bucket, _, prefix = uri[len("s3://") :].partition("/")

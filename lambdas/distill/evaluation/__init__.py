@@ -9,13 +9,42 @@ Only the standard library and msgspec are used; nothing here calls AWS (the hand
 answered, and the judge call as a function).
 """
 
-from distill.evaluation.calls import Call
-from distill.evaluation.config import BUILTIN_METRICS, EvaluationRequest, Metric, ModelPrice, parse_evaluation
-from distill.evaluation.holdout import HoldoutPolicy, Selection, Selector, choose, explicit_policy, prompt_key
-from distill.evaluation.judge import Judgment, Malformed, MetricScore, Rubric, build, judge, parse
-from distill.evaluation.prompts import EvalPrompt
-from distill.evaluation.results import PromptResult, evaluate
-from distill.evaluation.verdict import Evaluation, Gate, Models, Verdict, decide, summarize, to_dict
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from distill.evaluation.calls import Call
+    from distill.evaluation.config import BUILTIN_METRICS, EvaluationRequest, Metric, ModelPrice, parse_evaluation
+    from distill.evaluation.holdout import HoldoutPolicy, Selection, Selector, choose, explicit_policy, prompt_key
+    from distill.evaluation.judge import Judgment, Malformed, MetricScore, Rubric, build, judge, parse
+    from distill.evaluation.prompts import EvalPrompt
+    from distill.evaluation.results import PromptResult, evaluate
+    from distill.evaluation.verdict import Evaluation, Gate, Models, Verdict, decide, summarize, to_dict
+
+# Loaded on first use (PEP 562): every handler imports the run's settings, which name an EvaluationRequest
+# (distill.evaluation.config); the statistics, the judge and the report load only where they are used.
+_LAZY = {
+    "calls": ('Call',),
+    "config": ('BUILTIN_METRICS', 'EvaluationRequest', 'Metric', 'ModelPrice', 'parse_evaluation'),
+    "holdout": ('HoldoutPolicy', 'Selection', 'Selector', 'choose', 'explicit_policy', 'prompt_key'),
+    "judge": ('Judgment', 'Malformed', 'MetricScore', 'Rubric', 'build', 'judge', 'parse'),
+    "prompts": ('EvalPrompt',),
+    "results": ('PromptResult', 'evaluate'),
+    "verdict": ('Evaluation', 'Gate', 'Models', 'Verdict', 'decide', 'summarize', 'to_dict'),
+}  # fmt: skip
+_WHERE = {name: module for module, names in _LAZY.items() for name in names}
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
 
 __all__ = [
     "BUILTIN_METRICS",

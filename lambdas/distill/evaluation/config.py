@@ -35,6 +35,11 @@ METRIC_NAME = re.compile(r"[a-z][a-z0-9_]{0,39}")
 MetricName = Annotated[str, msgspec.Meta(pattern=r"^[a-z][a-z0-9_]{0,39}$")]
 MetricDescription = Annotated[str, msgspec.Meta(min_length=1, max_length=500)]
 GateOn = Literal["estimate", "ciLower"]
+DeploymentIdentifier = Annotated[str, msgspec.Meta(
+    min_length=1, max_length=93,
+    pattern=r"^((arn:aws(|-us-gov|-cn|-iso|-iso-b):bedrock:[a-z0-9-]{1,20}:[0-9]{12}:custom-model-deployment/[a-z0-9]{12})"
+            r"|([0-9a-zA-Z][_-]?){1,63})$",
+)]  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -82,6 +87,9 @@ class EvaluationRequest(Strict, frozen=True):
     prices: dict[Annotated[str, msgspec.Meta(min_length=1, max_length=2048)], ModelPrice] = msgspec.field(
         default_factory=dict
     )
+    # On a pass, switch this existing on-demand deployment (name or ARN) to the new model: clients keep calling the
+    # same ARN. UpdateCustomModelDeployment's customModelDeploymentIdentifier pattern (botocore bedrock model).
+    promote_to: DeploymentIdentifier | None = None
 
     def __post_init__(self) -> None:
         if len(set(self.metrics)) != len(self.metrics):

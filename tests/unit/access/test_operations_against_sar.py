@@ -65,6 +65,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("bedrock", "DeleteCustomModelDeployment", {"customModelDeploymentIdentifier": DEPLOYMENT}),
     ("bedrock", "ListCustomModelDeployments", {}),
     ("bedrock", "ListTagsForResource", {"resourceARN": PROVISIONED}),
+    ("bedrock", "ListTagsForResource", {"resourceARN": DEPLOYMENT}),  # the janitor reads deployments' tags too
     ("bedrock", "TagResource", {"resourceARN": DEPLOYMENT, "tags": TAGS}),
     ("bedrock", "GetFoundationModel", {"modelIdentifier": "amazon.nova-pro-v1:0"}),
     ("bedrock", "ListFoundationModels", {}),

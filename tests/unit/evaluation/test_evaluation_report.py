@@ -4,8 +4,6 @@ from __future__ import annotations
 
 import random
 import re
-import shutil
-import subprocess
 from html.parser import HTMLParser
 
 import pytest
@@ -15,7 +13,7 @@ from distill.evaluation.calls import Call
 from distill.evaluation.config import BUILTIN_METRICS
 from distill.evaluation.results import PromptResult
 from distill.evaluation.verdict import decide, summarize
-from tests.unit.evaluation import png
+from tests.support.screenshot import CHROMIUM, NO_CHROMIUM, assert_report_screenshot
 from tests.unit.evaluation.evaluation_helpers import MODELS, NAMES, gate, scored, unscored
 
 HOSTILE = '<script>alert("x")</script><img src="https://evil.example/p.png"> & <style>@import url(http://x)</style>'
@@ -183,33 +181,8 @@ def test_given_no_usable_loss_file_when_parsed_then_the_report_says_so_instead_o
     )
 
 
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-BACKGROUND = (249, 250, 251)  # #f9fafb
-TEAL = (15, 118, 110)  # report.STUDENT: the loss curve and the student's bars
-
-
-@pytest.mark.skipif(
-    CHROMIUM is None, reason="no chromium or chromium-browser on PATH (Debian: apt-get install chromium)"
-)
+@pytest.mark.skipif(CHROMIUM is None, reason=NO_CHROMIUM)
 def test_given_a_report_when_headless_chromium_renders_it_at_1280px_then_the_charts_are_drawn(tmp_path) -> None:
-    page, shot = tmp_path / "report.html", tmp_path / "report.png"
+    page = tmp_path / "report.html"
     page.write_text(render(sample()), encoding="utf-8")
-    command = [
-        str(CHROMIUM), "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-        "--disable-background-networking", "--disable-component-update", "--disable-sync", "--hide-scrollbars",
-        f"--user-data-dir={tmp_path / 'profile'}", "--window-size=1280,1000", f"--screenshot={shot}", page.as_uri(),
-    ]  # fmt: skip
-    finished = subprocess.run(command, capture_output=True, text=True, timeout=120, check=False)
-    assert shot.exists(), finished.stderr[-2000:]
-    image = png.read(shot.read_bytes())
-    assert (image.width, image.height) == (1280, 1000)
-
-    def close(pixel: tuple[int, int, int], colour: tuple[int, int, int], within: int) -> bool:
-        return all(abs(a - b) <= within for a, b in zip(pixel, colour, strict=True))
-
-    pixels = [image.pixel(x, y) for y in range(0, 1000, 2) for x in range(0, 1280, 2)]
-    drawn = sum(1 for p in pixels if not close(p, BACKGROUND, 3))
-    assert drawn > len(pixels) // 20, f"only {drawn} of {len(pixels)} sampled pixels differ from the background"
-    # The loss curve sits below the verdict; nothing else on the first screen has the student's colour.
-    curve = sum(1 for y in range(450, 1000) for x in range(60, 1220, 2) if close(image.pixel(x, y), TEAL, 24))
-    assert curve > 300, f"the loss curve is missing: {curve} pixels of its colour"
+    assert_report_screenshot(page, tmp_path)

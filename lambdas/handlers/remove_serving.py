@@ -1,0 +1,13 @@
+"""Lambda for the state "Remove the student's serving"."""
+
+from typing import Any
+
+from distill import evaluation_steps
+from distill.observability import lambda_entry
+from distill.run_request import run_from_state
+from distill.settings import load_settings
+
+
+@lambda_entry
+def handler(event: dict[str, Any], context: Any) -> dict[str, Any]:
+    return evaluation_steps.remove_serving(run_from_state(event["run"]), event["serving"], load_settings())
