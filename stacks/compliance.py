@@ -167,7 +167,7 @@ WILDCARD_REASONS = (
     WildcardReason(
         "Objects under one prefix of the project's bucket: keys are generated per run (run id), so the grant is "
         "scoped to the prefix the function or Bedrock role needs, not the bucket.",
-        reference=re.compile(r".+/(incoming|datasets|jobs|reports|waits|invocation-logs)/\*"),
+        reference=re.compile(r".+/(incoming|datasets|jobs|reports|waits|invocation-logs|reports/janitor)/\*"),
     ),
     WildcardReason(
         "Bedrock's model invocation logs under a prefix the operator allow-listed (allowedInvocationLogBuckets in "
@@ -216,6 +216,9 @@ WILDCARD_REASONS = (
                 "xray:GetSamplingTargets",
                 "bedrock:ListProvisionedModelThroughputs",
                 "states:SendTaskSuccess",
+                "servicequotas:GetAWSDefaultServiceQuota",
+                "bedrock:ListCustomModelDeployments",
+                "cloudwatch:GetMetricData",
             }
         ),
     ),

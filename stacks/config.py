@@ -80,6 +80,11 @@ class PipelineConfig(Strict, frozen=True):
     job_backstop: JobBackstop = JobBackstop()
     throttle_retry: ThrottleRetry = ThrottleRetry()
     execution_timeout_hours: Annotated[int, msgspec.Meta(ge=1, le=8760)] = 336
+    # Jobs of this pipeline running at once; "auto": the account's "(Model customization) Scheduled customization
+    # jobs" quota, read through Service Quotas by the functions that hand out job slots (distill.job_slot_store).
+    max_concurrent_jobs: Annotated[int, msgspec.Meta(ge=1, le=1000)] | Literal["auto"] = "auto"
+    # Serving with no invocations this long gets one warning a day from the janitor (0: no warnings).
+    idle_warning_hours: Annotated[int, msgspec.Meta(ge=0, le=24 * 455)] = 24
     # Batches of held-out prompts answered and judged at once (each batch calls Bedrock one call at a time).
     evaluation_concurrency: Annotated[int, msgspec.Meta(ge=1, le=40)] = 4
     noncurrent_version_expiration_days: PositiveInt = 30

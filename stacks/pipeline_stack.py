@@ -62,6 +62,7 @@ class PipelineStack(Stack):
             start_from_drop=functions.start_from_drop,
             notify_failure=functions.notify_failure,
             job_state_changed=functions.job_state_changed,
+            janitor=functions.janitor,
             topic=notifications.topic,
         )
         self.topic = notifications.topic

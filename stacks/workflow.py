@@ -32,6 +32,9 @@ LAMBDA_ERRORS = [
     "Lambda.TooManyRequestsException",
 ]
 THROTTLED = "BedrockThrottled"  # distill.errors.BedrockThrottled; every other error fails the run at once
+SLOTS_BUSY = "JobSlotsBusy"  # distill.errors.JobSlotsBusy: the queue's ledger kept changing; try again
+QUOTA_IN_USE = "JobQuotaInUse"  # distill.errors.JobQuotaInUse: Bedrock refused the job for the quota anyway
+SLOT_BACKSTOP_SECONDS = 3600  # a run waiting in line looks at the queue itself once an hour
 TIMEOUT = "States.Timeout"
 MAX_ATTEMPTS = 99_999_999  # Step Functions' largest MaxAttempts: the backstop looks until the job ends
 EXECUTION = {"input.$": "$", "execution": {"arn.$": "$$.Execution.Id", "name.$": "$$.Execution.Name"}}
@@ -56,7 +59,20 @@ class DistillationWorkflow(Construct):
         prepare = task("Prepare dataset", fn.prepare_dataset, RUN, "$.dataset")
         # A run from Bedrock's invocation logs: see what the filter selects, and stop before paying if too little.
         preview = task("Preview the invocation logs", fn.preview_invocation_logs, RUN, "$.dataset")
+        # The job queue: at most maxConcurrentJobs jobs at once; the others wait in line, their task token kept
+        # in the queue's ledger and answered when a slot frees up (distill.job_slot_store).
+        join_queue = sfn.Pass(self, "Join the job queue", result=sfn.Result.from_object({"attempt": 0}),
+                              result_path="$.backoff")  # fmt: skip
+        wait_slot = task.callback("Wait for a job slot", fn.take_job_slot, RUN, "$.slot",
+                                  every_seconds=SLOT_BACKSTOP_SECONDS, attempts=MAX_ATTEMPTS, busy=True)  # fmt: skip
+        back_off = task("Back off and queue again", fn.back_off_job_slot, {**RUN, "attempt.$": "$.backoff.attempt"},
+                        "$.backoff", busy=True)  # fmt: skip
+        wait_again = sfn.Wait(self, "Wait before queueing again", time=sfn.WaitTime.seconds_path("$.backoff.waitSeconds"))
+        release = task("Give back the job slot", fn.release_job_slot, RUN, "$.slotReleased", busy=True)
         start_job = task("Start distillation job", fn.start_job, RUN, "$.job", bedrock=True)
+        # Bedrock refused the job for the quota although the run held a slot (another tool uses it): back off.
+        start_job.add_catch(back_off, errors=[QUOTA_IN_USE], result_path="$.quotaRefusal")
+        back_off.next(wait_again).next(wait_slot)
         # The job's end by event, with a look at the job as the backstop (first hour, then every half hour).
         wait_first_hour = task.callback("Wait for the job to end (first hour)", fn.await_job, RUN_AND_JOB, "$.job",
                                         every_seconds=backstop.first_hour_every_seconds,
@@ -115,7 +131,7 @@ class DistillationWorkflow(Construct):
         job_finished = (
             sfn.Choice(self, "Is the job finished?")
             .when(_status("$.job.status", "InProgress", "Stopping"), wait_job)
-            .when(_status("$.job.status", "Completed"), serving_chosen)
+            .when(_status("$.job.status", "Completed"), release.next(serving_chosen))
             .when(_status("$.job.status", "Failed"),
                   self._fail("Distillation job failed", "DistillationJobFailed", "$.job.failureMessage"))
             .when(_status("$.job.status", "Stopped"),
@@ -129,11 +145,11 @@ class DistillationWorkflow(Construct):
         # distill.run_request.SourceKind: the run input allows exactly these two.
         source = (
             sfn.Choice(self, "Where does the training data come from?")
-            .when(_status("$.run.sourceKind", "dataset"), prepare.next(start_job))
-            .when(_status("$.run.sourceKind", "invocation-logs"), preview.next(start_job))
+            .when(_status("$.run.sourceKind", "dataset"), prepare.next(join_queue))
+            .when(_status("$.run.sourceKind", "invocation-logs"), preview.next(join_queue))
             .otherwise(self._fail("Unexpected training data source", "UnexpectedSourceKind"))
         )  # fmt: skip
-        start_job.next(wait_first_hour)
+        join_queue.next(wait_slot).next(start_job).next(wait_first_hour)
         self.definition = check_settings.next(source)
 
     def _fail(self, name: str, error: str, cause_path: str | None = None) -> sfn.Fail:
@@ -147,7 +163,7 @@ class _TaskMaker:
         self.scope, self.throttle = scope, throttle
 
     def __call__(self, name: str, function: lambda_.Function, payload: dict[str, Any], result_path: str | None = None,
-                 *, bedrock: bool = False) -> tasks.LambdaInvoke:  # fmt: skip
+                 *, bedrock: bool = False, busy: bool = False) -> tasks.LambdaInvoke:  # fmt: skip
         step = tasks.LambdaInvoke(
             self.scope, name, lambda_function=function, payload=sfn.TaskInput.from_object(payload),
             # The function's return value is the task result (no Payload/StatusCode envelope).
@@ -158,10 +174,12 @@ class _TaskMaker:
                        max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
         if bedrock:
             self._throttle_retry(step)
+        if busy:
+            self._throttle_retry(step, SLOTS_BUSY)
         return step
 
     def callback(self, name: str, function: lambda_.Function, payload: dict[str, Any], result_path: str, *,
-                 every_seconds: int, attempts: int) -> tasks.LambdaInvoke:  # fmt: skip
+                 every_seconds: int, attempts: int, busy: bool = False) -> tasks.LambdaInvoke:  # fmt: skip
         """A task that waits for its token (``token`` in the payload) for ``every_seconds``; a timeout is retried
         ``attempts`` times, each retry invoking the function again (one more look)."""
         step = tasks.LambdaInvoke(
@@ -174,12 +192,12 @@ class _TaskMaker:
         step.add_retry(errors=[TIMEOUT], interval=Duration.seconds(1), max_attempts=attempts, backoff_rate=1)
         step.add_retry(errors=LAMBDA_ERRORS, interval=Duration.seconds(2), max_attempts=6, backoff_rate=2,
                        max_delay=Duration.seconds(60), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
-        self._throttle_retry(step)
+        self._throttle_retry(step, SLOTS_BUSY if busy else THROTTLED)
         return step
 
-    def _throttle_retry(self, step: tasks.LambdaInvoke) -> None:
+    def _throttle_retry(self, step: tasks.LambdaInvoke, error: str = THROTTLED) -> None:
         t = self.throttle
-        step.add_retry(errors=[THROTTLED], interval=Duration.seconds(t.interval_seconds),
+        step.add_retry(errors=[error], interval=Duration.seconds(t.interval_seconds),
                        max_attempts=t.max_attempts, backoff_rate=t.backoff_rate,
                        max_delay=Duration.seconds(t.max_delay_seconds), jitter_strategy=sfn.JitterType.FULL)  # fmt: skip
 

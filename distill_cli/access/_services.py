@@ -191,6 +191,8 @@ SERVICES: dict[str, dict[str, Handler]] = {
         "GetServiceQuota": _get_service_quota,
         "ListServiceQuotas": _star("servicequotas:ListServiceQuotas"),
         "ListAWSDefaultServiceQuotas": _star("servicequotas:ListAWSDefaultServiceQuotas"),
+        # The SAR lists no resource type for it: "*" (job slots read the default when no applied value exists).
+        "GetAWSDefaultServiceQuota": _star("servicequotas:GetAWSDefaultServiceQuota"),
     },
     "cloudwatch": {
         # The SAR lists no resource type for either (Read actions on metrics): "*" is the only resource they take.

@@ -87,6 +87,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         help="copy what the run wrote (datasets/, jobs/, reports/) from the simulated bucket into DIR",
     )
     parser.add_argument("--quiet", action="store_true", help="no live trace; only the summary and the verdict")
+    many = parser.add_argument_group("many runs at once (the job queue)")
+    many.add_argument("--many", type=int, metavar="N",
+                      help="drop N copies of FILE at once: N runs share the job quota through the job queue")  # fmt: skip
+    many.add_argument("--max-running-jobs", type=int, metavar="J",
+                      help="with --many: the simulated Bedrock refuses more than J running jobs (default 2, the "
+                      "queue's limit when the quota cannot be read)")  # fmt: skip
 
 
 def _execution_input(args: argparse.Namespace, source: str) -> dict[str, Any]:
@@ -152,7 +158,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"distill local-run: {parsed}", file=sys.stderr)
         return 2
     args.extra_input = parsed
-    problem = _source_problem(args)
+    from distill_cli.commands import local_many
+
+    problem = _source_problem(args) or local_many.problem(args)
     if problem:
         print(f"distill local-run: {problem}", file=sys.stderr)
         return 2
@@ -190,7 +198,13 @@ def run(args: argparse.Namespace) -> int:
         throughput_fails=args.throughput_fails,
         deployment_fails=args.deployment_fails,
         student_quality=args.student_quality,
+        # --many: an account whose jobs quota is J (Service Quotas answers it; Bedrock enforces it).
+        max_running_jobs=(args.max_running_jobs or 2) if args.many else None,
+        jobs_quota=args.max_running_jobs if args.many else None,
     ) as pipeline:
+        if args.many:
+            settings = {k: v for k, v in _execution_input(args, "").items() if k != "dataset"}
+            return local_many.run_many(args, pipeline, settings, say)
         if args.promote_to:
             say(f"Existing deployment {pipeline.bedrock.seed_deployment(args.promote_to)} (an earlier model)")
         say(f"Simulated AWS: bucket {pipeline.bucket}, {len(pipeline.functions)} functions, state machine")

@@ -18,6 +18,7 @@ from distill import clock
 
 # The states whose result is the job at $.job: the waits for its end ("Check distillation job" in earlier
 # versions of the state machine). While a run waits, each look at the job is in a TaskSubmitted event.
+QUEUE_STATE = "Wait for a job slot"
 JOB_STATES = ("Wait for the job to end (first hour)", "Wait for the job to end", "Check distillation job")
 # The states that check what serves the model, and how the status line names it. Their result is at $.serving
 # (at $.throughput in earlier versions of the state machine).
@@ -75,6 +76,7 @@ class RunStatus:
     cause: str = ""
     output: dict[str, Any] | None = None
     serving_kind: str = "throughput"
+    queue_position: int | None = None  # waiting for a job slot: n-th in line (0: holding one)
 
     @property
     def running(self) -> bool:
@@ -82,10 +84,12 @@ class RunStatus:
 
     def key(self) -> tuple[str, ...]:
         """What counts as a change (everything but the clock)."""
-        return self.status, self.state, self.job_status, self.job_phases, self.serving_status
+        return self.status, self.state, self.job_status, self.job_phases, self.serving_status, str(self.queue_position)
 
     def line(self) -> str:
         parts = [f"{self.status:<9}", _clock(self.elapsed_seconds), f"state: {self.state or '-'}"]
+        if self.queue_position is not None:
+            parts.append("queue: a slot is free" if self.queue_position == 0 else f"queue: #{self.queue_position} in line")
         if self.job_status:
             parts.append(f"job: {self.job_status}{f' ({self.job_phases})' if self.job_phases else ''}")
         if self.serving_status:
@@ -93,7 +97,8 @@ class RunStatus:
         return "  ".join(parts)
 
 
-def look(execution_arn: str) -> RunStatus:
+def look(execution_arn: str, bucket: str = "") -> RunStatus:
+    """``bucket``: the data bucket, to show a queued run's place in line (none without it)."""
     from distill import aws
 
     sfn = aws.client("stepfunctions")
@@ -120,6 +125,7 @@ def look(execution_arn: str) -> RunStatus:
             kind = SERVING_STATES[exited["name"]]
             found = next((f for k in SERVING_KEYS if (f := _json_object(json.dumps(result.get(k)))).get("status")), {})
             serving = str(found.get("status") or "")
+    place = _queue_position(bucket, execution_arn) if state == QUEUE_STATE and described["status"] == "RUNNING" else None
     end = described.get("stopDate") or datetime.fromtimestamp(clock.now(), UTC)
     output = _json_object(described.get("output")) if described.get("output") else None
     return RunStatus(
@@ -134,10 +140,26 @@ def look(execution_arn: str) -> RunStatus:
         error=described.get("error", ""),
         cause=described.get("cause", ""),
         output=output,
+        queue_position=place,
     )
 
 
-def follow(execution_arn: str, interval: float = DEFAULT_INTERVAL, out: Any = None, progress: Any = None) -> int:
+def _queue_position(bucket: str, execution_arn: str) -> int | None:
+    """The run's place in the job queue's line (distill.job_slot_store), or None when it cannot be read."""
+    if not bucket:
+        return None
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from distill import job_slot_store
+
+    try:
+        return job_slot_store.queue_position(bucket, execution_arn)
+    except (BotoCoreError, ClientError):
+        return None
+
+
+def follow(execution_arn: str, interval: float = DEFAULT_INTERVAL, out: Any = None, progress: Any = None,
+           bucket: str = "") -> int:  # fmt: skip
     """Print each change until the run ends, then the outputs and the verdict (SUCCEEDED or FAILED: ...).
 
     Changes go to ``progress`` (default ``out``): on a terminal one line rewritten in place, otherwise one
@@ -151,7 +173,7 @@ def follow(execution_arn: str, interval: float = DEFAULT_INTERVAL, out: Any = No
     failed_looks = 0
     while True:
         try:
-            now = look(execution_arn)
+            now = look(execution_arn, bucket)
         except Exception as error:
             failed_looks += 1
             if not _transient(error) or failed_looks >= MAX_FAILED_LOOKS:
@@ -212,9 +234,10 @@ def run(args: argparse.Namespace) -> int:
 
     try:
         arn = deployed.execution_of(args)
+        bucket = _bucket(args)
         if args.follow:
-            return follow(arn, args.interval)
-        now = look(arn)
+            return follow(arn, args.interval, bucket=bucket)
+        now = look(arn, bucket)
     except deployed.NotDeployed as error:
         print(f"distill status: {error}", file=sys.stderr)
         return 2
@@ -233,6 +256,16 @@ def run(args: argparse.Namespace) -> int:
     if now.running:
         return 0
     return verdict(now, sys.stdout)
+
+
+def _bucket(args: argparse.Namespace) -> str:
+    """The data bucket (for a queued run's place in line); "" when it cannot be found: the rest still works."""
+    from distill_cli import deployed
+
+    try:
+        return deployed.find(args).bucket
+    except deployed.NotDeployed:
+        return ""
 
 
 def _transient(error: Exception) -> bool:

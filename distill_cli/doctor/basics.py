@@ -14,7 +14,7 @@ HANDLER_MODULES = (
     "check_run_settings", "prepare_dataset", "start_job", "await_job", "provision_throughput", "check_throughput",
     "deploy_on_demand", "check_deployment", "try_model", "finish_run", "start_from_drop", "notify_failure",
     "job_state_changed", "preview_invocation_logs", "prepare_evaluation", "evaluate_batch", "decide_verdict",
-    "promote_student", "remove_serving",
+    "promote_student", "remove_serving", "take_job_slot", "back_off_job_slot", "release_job_slot", "janitor",
 )  # fmt: skip
 BEDROCK_ROLE = "bedrock_service_role"
 STATE_MACHINE_ROLE = "state_machine"

@@ -16,8 +16,9 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from distill import bedrock, drops, job_waits
+from distill import bedrock, drops, job_slot_store, job_slots, job_waits
 from distill.invocation_logs.exporter import holdout_path
+from distill.janitor import S3WarningMemory
 from distill.locations import S3Location
 from distill.run_request import ResolvedRun, parse_request, resolve
 from distill.settings import PipelineSettings
@@ -275,10 +276,41 @@ class RunPlan:
                 Call("stepfunctions", "StartExecution", {"stateMachineArn": machine, "name": dropped.execution_name,
                                                          "input": "{}"})]  # fmt: skip
 
+    # --- the job queue (distill.job_slot_store) and the hourly janitor (distill.janitor) ----------------------
+    def _job_queue(self) -> list[Call]:
+        """Read and conditionally write the ledger; answer the task token of the run a freed slot goes to."""
+        ledger = job_slot_store.ledger_location(self.settings.bucket_name, self.settings.layout).key
+        return [self._s3("GetObject", ledger), self._s3("PutObject", ledger, IfMatch='"etag"'),
+                Call("stepfunctions", "SendTaskSuccess", {"taskToken": "token", "output": "{}"})]  # fmt: skip
+
+    def _take_job_slot(self) -> list[Call]:
+        # maxConcurrentJobs "auto": the jobs quota, applied or else its default.
+        quota = {"ServiceCode": job_slots.QUOTA_SERVICE_CODE, "QuotaCode": job_slots.QUOTA_CODE}
+        return [*self._job_queue(), Call("service-quotas", "GetServiceQuota", quota),
+                Call("service-quotas", "GetAWSDefaultServiceQuota", quota)]  # fmt: skip
+
+    def _release_job_slot(self) -> list[Call]:
+        return self._job_queue()
+
+    def _back_off_job_slot(self) -> list[Call]:
+        return self._job_queue()
+
+    def _janitor(self) -> list[Call]:
+        pt, deployment = {"provisionedModelId": self.throughput_arn}, self.deployment_arn
+        memory = S3WarningMemory.of(self.settings).key
+        return [Call("bedrock", "ListProvisionedModelThroughputs", {}), Call("bedrock", "ListCustomModelDeployments", {}),
+                *(Call("bedrock", "ListTagsForResource", {"resourceARN": arn}) for arn in (pt["provisionedModelId"], deployment)),
+                Call("bedrock", "DeleteProvisionedModelThroughput", pt),
+                Call("bedrock", "DeleteCustomModelDeployment", {"customModelDeploymentIdentifier": deployment}),
+                Call("cloudwatch", "GetMetricData", {"MetricDataQueries": []}),
+                self._list(memory), self._s3("GetObject", memory), self._s3("PutObject", memory), *self._publish(),
+                # Frees the slots of runs that ended without giving theirs back.
+                *self._job_queue(), Call("stepfunctions", "DescribeExecution", {"executionArn": self.run.execution_arn})]  # fmt: skip
+
     def _notify_failure(self) -> list[Call]:
         pt = self.throughput_arn
         return [Call("stepfunctions", "GetExecutionHistory", {"executionArn": self.run.execution_arn}),
-                self._s3("DeleteObject", self._token_key),
+                self._s3("DeleteObject", self._token_key), *self._job_queue(),
                 Call("bedrock", "ListProvisionedModelThroughputs", {}),
                 Call("bedrock", "ListTagsForResource", {"resourceARN": pt}),
                 Call("bedrock", "DeleteProvisionedModelThroughput", {"provisionedModelId": pt}),

@@ -35,6 +35,7 @@ def deploy(world: OfflinePipeline) -> None:
     from distill_cli.offline.events import EventBus, event_envelope, object_created
     from distill_cli.offline.lambda_runner import LambdaRunner
     from distill_cli.offline.resources import read_deployment
+    from distill_cli.offline.service_quotas import SimulatedServiceQuotas
     from distill_cli.offline.stepfunctions import SimulatedStepFunctions
     from distill_cli.offline.world import ACCOUNT, REGION, environment
 
@@ -107,7 +108,8 @@ def deploy(world: OfflinePipeline) -> None:
     world.sfn = sfn = SimulatedStepFunctions(scheduler, _MachineLambdas(runner, authorizer, machine.role_arn),
                                              region=REGION, account=ACCOUNT)  # fmt: skip
     sfn.create_state_machine(name=machine.name, definition=machine.definition, roleArn=machine.role_arn)
-    for service in (bedrock, runtime, sfn):
+    quotas = SimulatedServiceQuotas(region=REGION, account=ACCOUNT, value=world.jobs_quota)
+    for service in (bedrock, runtime, sfn, quotas):
         service.authorizer = authorizer.check
 
     def to_dead_letter(queue_arn: str, body: Any, service: str, source_arn: str) -> None:
@@ -132,7 +134,8 @@ def deploy(world: OfflinePipeline) -> None:
 
     sns = _recording_sns(world, authorizer.hook(boto3.client("sns", region_name=REGION)))  # type: ignore[call-overload]
     sqs = authorizer.hook(boto3.client("sqs", region_name=REGION))  # type: ignore[call-overload]
-    clients = {"s3": s3, "bedrock": bedrock, "bedrock-runtime": runtime, "stepfunctions": sfn, "sns": sns, "sqs": sqs}
+    clients = {"s3": s3, "bedrock": bedrock, "bedrock-runtime": runtime, "stepfunctions": sfn, "sns": sns, "sqs": sqs,
+               "service-quotas": quotas}  # fmt: skip
 
     def factory(service: str) -> Any:
         if service not in clients:

@@ -123,6 +123,21 @@ class EventBus:
         self.deliveries.extend(made)
         return made
 
+    def fire_schedules(self, *, account: str, region: str, at: float) -> list[Delivery]:
+        """Every scheduled rule fires once, as EventBridge does when its rate comes round: a "Scheduled Event"
+        from aws.events naming the rule ("Creating a rule that runs on a schedule",
+        https://docs.aws.amazon.com/eventbridge/latest/userguide/eb-create-rule-schedule.html)."""
+        made = []
+        for rule in self.deployment.rules:
+            if rule.schedule is None:
+                continue
+            event = event_envelope("aws.events", "Scheduled Event", [rule.arn], {}, account=account, region=region,
+                                   at=at)  # fmt: skip
+            self.log.append(event)
+            made += [self._deliver(rule, target, event) for target in rule.targets]
+        self.deliveries.extend(made)
+        return made
+
     def _deliver(self, rule: RuleDef, target: TargetDef, event: Mapping[str, Any]) -> Delivery:
         if ":lambda:" not in target.arn:
             raise NotImplementedError(f"rule {rule.logical_id}: only Lambda targets are delivered offline")

@@ -43,6 +43,19 @@ class RunResult:
         return [e["stateEnteredEventDetails"]["name"] for e in self.history
                 if e["type"].endswith("StateEntered") and "stateEnteredEventDetails" in e]  # fmt: skip
 
+    def seconds_in(self, *states: str) -> float:
+        """How long the run spent in the named states (from its history's timestamps)."""
+        total, entered = 0.0, None
+        for event in self.history:
+            if not (event["type"].endswith("StateEntered") or event["type"].startswith("Execution")):
+                continue
+            if entered is not None:
+                total += (event["timestamp"] - entered).total_seconds()
+                entered = None
+            if event["type"].endswith("StateEntered") and event["stateEnteredEventDetails"]["name"] in states:
+                entered = event["timestamp"]
+        return total
+
     def events(self, type_: str) -> list[dict[str, Any]]:
         return [e for e in self.history if e["type"] == type_]
 

@@ -76,7 +76,8 @@ class OfflinePipeline:
                  real_time: bool = False, key_policies: Mapping[str, Mapping[str, Any]] | None = None,
                  job_events: bool = True, student_quality: float = 0.95, judge_malformed: int = 0,
                  student_latency_ms: int = 120, teacher_latency_ms: int = 650,
-                 update_fails: bool = False) -> None:  # fmt: skip
+                 update_fails: bool = False, max_running_jobs: int | None = None,
+                 jobs_quota: int | None = None) -> None:  # fmt: skip
         self.synth = synthesized or synthesize(context)
         self.bedrock_options: dict[str, Any] = {
             "job_outcome": job_outcome, "job_checks": job_checks, "job_seconds": job_seconds,
@@ -85,18 +86,20 @@ class OfflinePipeline:
             "deployment_checks": deployment_checks, "student_quality": student_quality,
             "judge_malformed": judge_malformed, "student_latency_ms": student_latency_ms,
             "teacher_latency_ms": teacher_latency_ms, "update_fails": update_fails,
+            "max_running_jobs": max_running_jobs,
         }  # fmt: skip
+        self.jobs_quota = jobs_quota  # the jobs quota Service Quotas answers (None: no value, the safe default)
         self.bucket = bucket_name or "distill-offline-" + uuid.uuid4().hex[:8]
         self.on_trace = on_trace
         self.real_time = real_time
         self.key_policies = dict(key_policies or {})
         self._stack = contextlib.ExitStack()
-        self.alarm_notices: list[dict[str, str]] = []
-        self.quiet_keys: set[str] = set()
+        self.alarm_notices: list[dict[str, str]] = []  # what the alarm tried to publish, and whether it could
+        self.quiet_keys: set[str] = set()  # uploads whose Object Created event is held back (see upload)
         self.job_events = job_events  # False: Bedrock's job state-change events are lost (they are best effort)
         self.job_events_sent = 0
-        self.telemetry_lost: list[str] = []
-        self.notices: list[dict[str, str]] = []  # what the functions and the alarms published to SNS  # logs and traces a role could not send (see service_roles)  # uploads whose Object Created event is held back (see upload)  # what the alarm tried to publish, and whether it could
+        self.telemetry_lost: list[str] = []  # logs and traces a role could not send (see service_roles)
+        self.notices: list[dict[str, str]] = []  # what the functions published to SNS
 
     # --- set-up ---------------------------------------------------------------------------------------------
     def __enter__(self) -> OfflinePipeline:
@@ -277,6 +280,12 @@ class OfflinePipeline:
         """Put an event on the bus and drive the world until every target it reached has handled it."""
         return self.settle(self.bus.put(event))
 
+    def on_schedule(self, after_hours: float = 0.0) -> list[Delivery]:
+        """Let ``after_hours`` pass on the world's clock, then every scheduled rule fires once (the hourly
+        janitor); drives the world until each target has handled its event."""
+        self.scheduler.advance(after_hours * 3600)
+        return self.settle(self.bus.fire_schedules(account=ACCOUNT, region=REGION, at=self.scheduler.now()))
+
     def drop(self, path: str | Path, key: str | None = None, settings: Mapping[str, Any] | None = None
              ) -> list[Delivery]:  # fmt: skip
         """Upload into the drop zone as a person would (with an optional ``<key>.settings.json`` sidecar); S3's
@@ -287,6 +296,24 @@ class OfflinePipeline:
         before = len(self.bus.deliveries)
         self.upload(path, key, trigger=True)
         return self.settle(self.bus.deliveries[before:])
+
+    def drop_many(self, path: str | Path, count: int, *, settings: Mapping[str, Any] | None = None,
+                  on_trace: Callable[[str], None] | None = None) -> list[RunResult]:  # fmt: skip
+        """``count`` copies of a file land in the drop zone at the same moment (``<stem>-01.jsonl``, ...), each
+        with ``settings`` as its sidecar when given: each Object Created event starts its run; returns every
+        run's end, in drop order."""
+        path = Path(path)
+        stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
+        before = len(self.bus.deliveries)
+        for number in range(1, count + 1):
+            key = f"{self.drop_prefix}{stem}-{number:02d}.jsonl"
+            if settings is not None:
+                self.put(key + ".settings.json", json.dumps(dict(settings)))
+            self.upload(path, key, trigger=True)
+        started = self.settle(self.bus.deliveries[before:])
+        arns = [d.result["executionArn"] for d in started if d.ok and isinstance(d.result, dict)
+                and d.result.get("executionArn")]  # fmt: skip
+        return [self.wait(arn, on_trace=on_trace) for arn in arns]
 
     def object_created_event(self, key: str) -> dict[str, Any]:
         from distill_cli.offline.events import object_created

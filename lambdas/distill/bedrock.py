@@ -16,7 +16,7 @@ from datetime import datetime
 from typing import Any, Literal
 
 from distill import aws
-from distill.errors import BedrockAccessDenied, BedrockRejected, BedrockThrottled, QuotaExceeded
+from distill.errors import BedrockAccessDenied, BedrockRejected, BedrockThrottled, JobQuotaInUse, QuotaExceeded
 from distill.run_request import DeploymentPlan, ProvisioningPlan, ResolvedRun
 
 _RETRYABLE = {
@@ -95,6 +95,8 @@ def start_distillation_job(run: ResolvedRun, role_arn: str, kms_key_arn: str = "
     try:
         with _translated("CreateModelCustomizationJob"):
             return str(_bedrock().create_model_customization_job(**request)["jobArn"])
+    except QuotaExceeded as full:  # the run holds a job slot: something else uses the quota; queue again
+        raise JobQuotaInUse(str(full)) from None
     except BedrockRejected as rejected:
         # A retried task whose first call did get through may meet its own job by name: adopt it.
         existing = _own_job(run)

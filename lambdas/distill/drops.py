@@ -20,6 +20,7 @@ from distill.settings import PipelineSettings
 
 DATA_SUFFIXES = (".jsonl", ".jsonl.gz")
 SIDECAR_SUFFIX = ".settings.json"
+EVALUATION_FOLDER = "evaluation/"  # under the drop prefix: prompts for evaluation.dataset, never a run of their own
 SIDECAR_MAX_BYTES = 64 * 1024
 
 
@@ -51,9 +52,12 @@ def dropped_object(event: dict[str, Any]) -> DroppedObject:
 
 
 def is_dataset(obj: DroppedObject, settings: PipelineSettings) -> bool:
+    """A file that starts a run: data under the drop prefix, but not a file of evaluation prompts (kept under
+    ``<drop prefix>evaluation/`` for a run's ``evaluation.dataset``)."""
     return (
         obj.bucket == settings.bucket_name
         and obj.key.startswith(settings.layout.drop_prefix)
+        and not obj.key.startswith(settings.layout.drop_prefix + EVALUATION_FOLDER)
         and obj.key.endswith(DATA_SUFFIXES)
     )
 
@@ -101,7 +105,8 @@ def start_run(event: dict[str, Any], settings: PipelineSettings, state_machine_a
             return {"started": False, "reason": f"{obj.uri} no longer exists (deleted after the event was sent)"}
         obj = replace(obj, key=found[0])
     if not is_dataset(obj, settings):
-        return {"started": False, "reason": f"{obj.uri} is not a .jsonl/.jsonl.gz file under the drop prefix"}
+        return {"started": False, "reason": f"{obj.uri} is not a .jsonl/.jsonl.gz file under the drop prefix (files "
+                f"under {settings.layout.drop_prefix}{EVALUATION_FOLDER} are evaluation prompts, not runs)"}
     run_input = execution_input(obj, read_sidecar(obj))
     sfn = aws.client("stepfunctions")
     # StartExecution with the name and input of a *running* execution just returns it, so ask first: a

@@ -45,8 +45,7 @@ class BedrockThrottled(PipelineError):
 
 
 class JobSlotsBusy(PipelineError):
-    """The job-slot ledger kept changing under a conditional write, past the bounded retries: try again later.
-    (Not in RETRIED until the slot tasks of stacks/workflow.py retry it.)"""
+    """The job-slot ledger kept changing under a conditional write, past the bounded retries: try again later."""
 
 
 # --- the job or the throughput ended badly --------------------------------------------------------
@@ -68,7 +67,7 @@ NOT_RETRIED = (
     DistillationJobFailed,
     ProvisioningFailed,
 )
-RETRIED = (BedrockThrottled,)
+RETRIED = (BedrockThrottled, JobSlotsBusy)
 
 
 def error_name(error: type[PipelineError]) -> str:

@@ -69,8 +69,13 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
     job_arn = started_job(arn)
     if job_arn:
         job_waits.forget(settings, job_arn)  # a run that ended while it waited leaves no token behind
+    # Its job slot goes back (or its place in line), whatever way it ended: the next run in line gets it.
+    from distill import job_slot_store
+
+    slot = job_slot_store.release(settings, arn)
     report = summary.failure_summary(detail, state, error, cause, places.reports.uri)
     report["throughputDeleted"] = guarded
+    report["jobSlot"] = {k: slot.get(k) for k in ("released", "leftTheLine", "handedTo")}
     aws.client("s3").put_object(
         Bucket=places.bucket,
         Key=places.summary.key,

@@ -80,6 +80,15 @@ def release(settings: PipelineSettings, run_id_or_execution: str,
     return _give_back(settings, run_id_or_execution, max_concurrent_jobs, backing_off=False)
 
 
+def sweep(settings: PipelineSettings) -> dict[str, Any]:
+    """The hourly janitor: free the slots of runs whose execution ended without giving theirs back (their
+    failure notice was lost), checked with states:DescribeExecution once the sweep is due; each freed slot goes
+    to the first in line. Only the janitor may: a function the state machine runs cannot name the state
+    machine's executions in its policy without a circular dependency."""
+    done = _operate(settings, None, lambda ledger, now: (ledger, []), sweep=True)
+    return {"swept": done.swept, **done.summary()}
+
+
 def back_off(settings: PipelineSettings, run_id: str, attempt: int,
              max_concurrent_jobs: MaxConcurrentJobs | None = None) -> dict[str, Any]:  # fmt: skip
     """State "Back off and queue again": Bedrock refused the job for the quota despite the slot (something else
@@ -147,8 +156,8 @@ def _quota_value(quotas: Any, method: str, problems: list[str]) -> float | None:
     except ClientError as error:
         problems.append(f"{method}: {error.response.get('Error', {}).get('Code', '')}")
         return None
-    except BotoCoreError as error:
-        problems.append(f"{method}: {error}")
+    except (BotoCoreError, Exception) as error:  # the quota is read best effort: a safe default replaces it
+        problems.append(f"{method}: {type(error).__name__}: {error}"[:300])
         return None
     value = (quota.get("Quota") or {}).get("Value")
     if isinstance(value, bool) or not isinstance(value, (int, float)):
@@ -165,6 +174,7 @@ class _Done:
     sent: dict[str, Outcome] = field(default_factory=dict)  # token -> outcome
     names: dict[str, str] = field(default_factory=dict)  # token -> run id
     unsettled: bool = False  # what became of sent tokens could not be written (see _operate)
+    swept: list[str] = field(default_factory=list)  # runs whose slots a sweep freed
 
     def _runs(self, outcome: Outcome) -> list[str]:
         return [self.names[token] for token, got in self.sent.items() if got == outcome]
@@ -178,17 +188,18 @@ class _Done:
 
 
 def _operate(settings: PipelineSettings, configured: MaxConcurrentJobs | None,
-             change: Callable[[Ledger, int], Change], taking: bool = False) -> _Done:  # fmt: skip
+             change: Callable[[Ledger, int], Change], taking: bool = False, sweep: bool = False) -> _Done:  # fmt: skip
     s3, place, now = aws.client("s3"), ledger_location(settings.bucket_name, settings.layout), int(clock.now())
     first = _read(s3, place)
-    checks = job_slots.sweep_due(first.ledger, now)
+    checks = job_slots.sweep_due(first.ledger, now) if sweep else []
     ended = _ended(checks)
     limits: list[Limit] = []
 
     def full_change(ledger: Ledger) -> Change:
         grants: list[Grant] = []
-        # The limit is needed to grant: by a take, or a release when someone waits (no quota read otherwise).
-        if (taking or ledger.waiting) and job_slots.limit_due(ledger.limit, _configured(settings, configured), now):
+        # Only a take works the limit out (reads the quota): a release fills freed slots by the ledger's limit,
+        # which the takes that queued the waiting runs wrote, so only the slot-taking function reads quotas.
+        if taking and job_slots.limit_due(ledger.limit, _configured(settings, configured), now):
             if not limits:  # read once per operation, whatever the retries
                 limits.append(resolve_limit(settings, configured, ledger.limit, now))
             ledger = job_slots.with_limit(ledger, limits[0])
@@ -198,7 +209,7 @@ def _operate(settings: PipelineSettings, configured: MaxConcurrentJobs | None,
         return ledger, grants + more
 
     after, grants = _cas(s3, place, full_change, now, first)
-    done = _Done(after)
+    done = _Done(after, swept=[run for run in ended if run not in after.running])
     grants += job_slots.redeliveries(after, now)
     for _ in range(MAX_ROUNDS):
         if not grants:

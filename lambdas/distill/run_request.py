@@ -59,6 +59,8 @@ class RunRequest(Strict, frozen=True):
     tags: dict[str, str] = msgspec.field(default_factory=dict)
     # false: off; absent, true or an object: compare the served student with its teacher (distill.evaluation).
     evaluation: bool | dict[str, Any] | None = None
+    # The serving the run creates is deleted by the hourly janitor this long after it was created.
+    serving_ttl_hours: Annotated[int, msgspec.Meta(ge=1, le=8760)] | None = None
 
 
 class ProvisioningPlan(Strict, frozen=True):
@@ -105,6 +107,7 @@ class ResolvedRun(Strict, frozen=True):
     # Set when the served student is compared with its teacher; "Evaluate the student?" reads it.
     evaluation: EvaluationPlan | None = None
     evaluation_skipped: str = ""  # why a run that did not turn it off is not evaluated
+    serving_ttl_hours: int | None = None  # tagged on the serving it creates (distill.janitor.expiry_tag)
 
 
 def parse_request(raw: Any) -> RunRequest:
@@ -153,6 +156,12 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
         request = msgspec.structs.replace(request, on_demand_deployment=request.on_demand_deployment
                                           or OnDemandDeploymentRequest())  # fmt: skip
     serving, throughput, deployment = _serving(request, run, execution_name, execution_arn)
+    if request.serving_ttl_hours is not None and (serving == "none" or (throughput and throughput.commitment)):
+        raise InvalidRunInput(
+            "execution input: servingTtlHours expires the serving a run creates: give onDemandDeployment or "
+            "provisionedThroughput without a commitment (a commitment cannot be deleted before its term) - at "
+            "`$.servingTtlHours`"
+        )
     evaluation, skipped = None, ""
     if evaluating is not None and serving == "none":
         skipped = "the student is not served: add onDemandDeployment or provisionedThroughput to evaluate it"
@@ -186,6 +195,7 @@ def resolve(request: RunRequest, settings: PipelineSettings, execution_name: str
         invocation_logs=logs,
         evaluation=evaluation,
         evaluation_skipped=skipped,
+        serving_ttl_hours=request.serving_ttl_hours,
     )
 
 

@@ -160,7 +160,7 @@ def provision_throughput(run: ResolvedRun, job: dict[str, Any], settings: Pipeli
     plan = run.provisioned_throughput
     if plan is None:
         raise InvalidRunInput("provisioning was not requested for this run")
-    arn = bedrock.create_provisioned_throughput(plan, _output_model(job), run.tags)
+    arn = bedrock.create_provisioned_throughput(plan, _output_model(job), _serving_tags(run))
     return {
         **_serving_started(arn, settings),
         "provisionedModelArn": arn,
@@ -181,7 +181,7 @@ def deploy_on_demand(run: ResolvedRun, job: dict[str, Any], settings: PipelineSe
     plan = run.on_demand_deployment
     if plan is None:
         raise InvalidRunInput("an on-demand deployment was not requested for this run")
-    arn = bedrock.create_custom_model_deployment(plan, _output_model(job), run.tags)
+    arn = bedrock.create_custom_model_deployment(plan, _output_model(job), _serving_tags(run))
     return {**_serving_started(arn, settings), "deploymentArn": arn, "deploymentName": plan.deployment_name}
 
 
@@ -190,6 +190,18 @@ def check_deployment(run: ResolvedRun, serving: dict[str, Any], settings: Pipeli
     snapshot = bedrock.describe_custom_model_deployment(serving["deploymentArn"])
     return _serving_checked(serving, snapshot.status, snapshot.failure_message, polling.deployment_phase,
                             "the custom model deployment", settings)  # fmt: skip
+
+
+def _serving_tags(run: ResolvedRun) -> dict[str, str]:
+    """The run's tags, and with servingTtlHours the expiry the hourly janitor deletes the serving at."""
+    if run.serving_ttl_hours is None:
+        return run.tags
+    from datetime import UTC, datetime
+
+    from distill import clock
+    from distill.janitor import expiry_tag
+
+    return {**run.tags, **expiry_tag(datetime.fromtimestamp(clock.now(), UTC), run.serving_ttl_hours)}
 
 
 def _output_model(job: dict[str, Any]) -> str:

@@ -39,6 +39,10 @@ HANDLERS = {
     "prepare_dataset": FunctionSpec(timeout_minutes=15, memory_mb=1024),
     # Reads a run's invocation logs (streamed, flat memory) and writes the selection's copy.
     "preview_invocation_logs": FunctionSpec(timeout_minutes=15, memory_mb=1024),
+    # The job queue (distill.job_slot_store): a slot before the job starts, given back when it ends.
+    "take_job_slot": FunctionSpec(),
+    "back_off_job_slot": FunctionSpec(),
+    "release_job_slot": FunctionSpec(),
     "start_job": FunctionSpec(),
     "await_job": FunctionSpec(),
     "provision_throughput": FunctionSpec(),
@@ -57,6 +61,8 @@ HANDLERS = {
     "start_from_drop": FunctionSpec(),
     "notify_failure": FunctionSpec(),
     "job_state_changed": FunctionSpec(),
+    # Hourly: deletes expired serving, warns about idle serving (distill.janitor).
+    "janitor": FunctionSpec(timeout_minutes=2),
 }
 
 FUNCTION_CHECKOV_REASONS = {
@@ -102,6 +108,8 @@ class PipelineFunctions(Construct):
             allowed_data_buckets=config.allowed_data_buckets,
             allowed_log_buckets=config.allowed_invocation_log_buckets,
             polling=config.polling,
+            max_concurrent_jobs=config.max_concurrent_jobs,
+            idle_warning_hours=config.idle_warning_hours,
             notification_topic_arn=topic.topic_arn,
             custom_model_kms_key_arn=config.kms_key_arn,
         )
@@ -140,6 +148,11 @@ class PipelineFunctions(Construct):
         ))  # fmt: skip
         self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
             sid="SeeEarlierRuns", actions=["states:DescribeExecution"], resources=[executions],
+        ))  # fmt: skip
+        # The hourly janitor frees the job slots of runs that ended without giving them back (their failure
+        # notice was lost). Not a function the state machine runs: naming its executions makes no cycle.
+        self.janitor.add_to_role_policy(iam.PolicyStatement(
+            sid="SeeRunsInTheQueue", actions=["states:DescribeExecution"], resources=[executions],
         ))  # fmt: skip
 
     def _function(

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from aws_cdk import Stack
+from aws_cdk import ArnFormat, Stack
 from aws_cdk import aws_iam as iam
 from aws_cdk import aws_kms as kms
 from aws_cdk import aws_s3 as s3
@@ -28,6 +28,8 @@ def grant_all(self: Any, *, bucket: s3.IBucket, bedrock_role: iam.IRole, topic: 
     _job_waits(self, bucket, config)
     _invocation_logs(self, bucket, config)
     _evaluation(self, bucket, config)
+    _job_queue(self, bucket, config)
+    _janitor(self, bucket, topic, config)
     if self.key is not None:
         _project_key(self, self.key)
 
@@ -268,6 +270,57 @@ def _evaluation(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
     ))  # fmt: skip
 
 
+def _job_queue(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
+    """The job slots: one ledger object, changed with conditional writes; a freed slot answers the next run's
+    task token; the limit may come from the account's quota (distill.job_slot_store)."""
+    ledger = bucket.arn_for_objects(f"{config.layout.queue_prefix}ledger.json")
+    stack = Stack.of(self)
+    # "(Model customization) Scheduled customization jobs"; the SAR's quota ARN is servicequotas:<region>:
+    # <account>:<service code>/<quota code>.
+    quota = stack.format_arn(service="servicequotas", resource="bedrock", resource_name="L-0406044C",
+                             arn_format=ArnFormat.SLASH_RESOURCE_NAME)  # fmt: skip
+    for fn in (self.take_job_slot, self.release_job_slot, self.back_off_job_slot, self.notify_failure, self.janitor):
+        # A conditional write (If-Match) needs s3:GetObject as well as s3:PutObject (S3 user guide, "How to
+        # prevent object overwrites with conditional writes").
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="KeepTheJobQueue", actions=["s3:GetObject", "s3:PutObject"], resources=[ledger]))  # fmt: skip
+        # A freed slot answers the task token of the next run in line (SendTaskSuccess takes no resource, SAR).
+        fn.add_to_role_policy(iam.PolicyStatement(
+            sid="HandOnSlots", actions=["states:SendTaskSuccess"], resources=["*"]))  # fmt: skip
+    # Only a take works the limit out (distill.job_slot_store): the applied quota, else its default.
+    self.take_job_slot.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadTheJobsQuota", actions=["servicequotas:GetServiceQuota"], resources=[quota]))  # fmt: skip
+    self.take_job_slot.add_to_role_policy(iam.PolicyStatement(  # the SAR lists no resource type for it
+        sid="ReadTheDefaultJobsQuota", actions=["servicequotas:GetAWSDefaultServiceQuota"], resources=["*"]))  # fmt: skip
+
+
+def _janitor(self: Any, bucket: s3.IBucket, topic: sns.ITopic, config: PipelineConfig) -> None:
+    """Hourly: delete this pipeline's expired no-commitment serving, warn about idle serving (distill.janitor)."""
+    fn, marker = self.janitor, PIPELINE_TAG
+    provisioned, deployments = bedrock_arn(self, "provisioned-model"), bedrock_arn(self, "custom-model-deployment")
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="ListServing", resources=["*"],  # List calls take no resource ARN (SAR); nor does GetMetricData
+        actions=["bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments",
+                 "cloudwatch:GetMetricData"]))  # fmt: skip
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="ReadServingTags", actions=["bedrock:ListTagsForResource"], resources=[provisioned, deployments]))  # fmt: skip
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="DeleteOwnExpiredServingOnly", resources=[provisioned, deployments],
+        actions=["bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"],
+        conditions={"StringEquals": {f"aws:ResourceTag/{marker[0]}": marker[1]}}))  # fmt: skip
+    memory = f"{config.layout.reports_prefix}janitor/"
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="RememberWarnings", actions=["s3:GetObject", "s3:PutObject"],
+        resources=[bucket.arn_for_objects(f"{memory}*")]))  # fmt: skip
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="ListWarnings", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
+        conditions={"StringLike": {"s3:prefix": [f"{memory}*"]}}))  # fmt: skip
+    fn.add_to_role_policy(iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]))
+    fn.add_to_role_policy(iam.PolicyStatement(
+        sid="UseTopicKey", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.topic_key.key_arn],
+        conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}}))  # fmt: skip
+
+
 def _project_key(self: Any, key: kms.IKey) -> None:
     """With ``kmsKeyArn`` the bucket's objects and the custom models are under the project's key. Every function
     may already kms:Decrypt with it (its environment); here what writing and encrypting need on top."""
@@ -276,7 +329,8 @@ def _project_key(self: Any, key: kms.IKey) -> None:
     # S3 generates a data key for each object these functions write (SSE-KMS).
     for fn in (self.prepare_dataset, self.finish_run, self.notify_failure, self.await_job,
                self.preview_invocation_logs, self.prepare_evaluation, self.evaluate_batch,
-               self.decide_verdict):  # fmt: skip
+               self.decide_verdict, self.take_job_slot, self.release_job_slot, self.back_off_job_slot,
+               self.janitor):  # fmt: skip
         fn.add_to_role_policy(iam.PolicyStatement(sid="WriteUnderProjectKey", actions=["kms:GenerateDataKey"],
                                                   resources=[key.key_arn], conditions=s3_via))  # fmt: skip
     # "Encrypt a model" (customModelKmsKeyId): the identity that starts the job needs kms:Decrypt (it has it),

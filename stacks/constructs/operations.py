@@ -74,6 +74,7 @@ class RunTriggers(Construct):
         start_from_drop: lambda_.IFunction,
         notify_failure: lambda_.IFunction,
         job_state_changed: lambda_.IFunction,
+        janitor: lambda_.IFunction,
         topic: sns.ITopic,
     ) -> None:
         super().__init__(scope, id)
@@ -91,7 +92,7 @@ class RunTriggers(Construct):
         # EventBridge invokes a function asynchronously: a function error is Lambda's to retry (twice), and then
         # the event goes to the on-failure destination -- the rule's dead-letter queue never sees it
         # (https://docs.aws.amazon.com/lambda/latest/dg/invocation-async-error-handling.html).
-        for function in (start_from_drop, notify_failure, job_state_changed):
+        for function in (start_from_drop, notify_failure, job_state_changed, janitor):
             function.configure_async_invoke(on_failure=_QueueDestination(self.undelivered), retry_attempts=2,
                                             max_event_age=Duration.hours(6))  # fmt: skip
         skip_checkov(
@@ -138,6 +139,13 @@ class RunTriggers(Construct):
                 detail={"jobStatus": ["Completed", "Failed", "Stopped"]},
             ),
             targets=[self._target(job_state_changed, max_age=Duration.hours(6))],
+        )
+        events.Rule(
+            self,
+            "ServingJanitor",
+            description="Hourly: delete this pipeline's expired serving (servingTtlHours), warn about idle serving",
+            schedule=events.Schedule.rate(Duration.hours(1)),
+            targets=[self._target(janitor, max_age=Duration.hours(1))],
         )
         ended_badly = cloudwatch.MathExpression(
             label="Runs that failed, timed out or were aborted",

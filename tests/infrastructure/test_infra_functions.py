@@ -17,6 +17,9 @@ EXPECTED = {
     "handlers.decide_verdict.handler": (300, 512),
     "handlers.promote_student.handler": (60, 256),
     "handlers.remove_serving.handler": (60, 256),
+    "handlers.take_job_slot.handler": (60, 256),
+    "handlers.back_off_job_slot.handler": (60, 256),
+    "handlers.release_job_slot.handler": (60, 256),
     "handlers.start_job.handler": (60, 256),
     "handlers.await_job.handler": (60, 256),
     "handlers.job_state_changed.handler": (60, 256),
@@ -28,6 +31,7 @@ EXPECTED = {
     "handlers.finish_run.handler": (60, 256),
     "handlers.start_from_drop.handler": (60, 256),
     "handlers.notify_failure.handler": (60, 256),
+    "handlers.janitor.handler": (120, 256),
 }
 
 
@@ -71,6 +75,8 @@ def test_given_default_config_when_synthesized_then_every_function_gets_the_type
         assert settings.teacher_models == synth.config.allowed_teacher_models
         assert settings.student_models == synth.config.allowed_student_models
         assert settings.layout.drop_prefix == "incoming/"
+        assert settings.max_concurrent_jobs == synth.config.max_concurrent_jobs == "auto"
+        assert settings.idle_warning_hours == synth.config.idle_warning_hours == 24
 
 
 def test_given_default_config_when_synthesized_then_each_function_logs_to_its_own_group_with_retention(synth):

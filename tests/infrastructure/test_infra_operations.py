@@ -113,11 +113,11 @@ def test_given_default_config_when_synthesized_then_event_driven_functions_keep_
     (queue,) = synth.resources("AWS::SQS::Queue")
     configs = synth.resources("AWS::Lambda::EventInvokeConfig").values()
     assert sorted(c["Properties"]["FunctionName"]["Ref"][:-8] for c in configs) == [
-        "FunctionsJobStateChanged", "FunctionsNotifyFailure", "FunctionsStartFromDrop"]  # fmt: skip
+        "FunctionsJanitor", "FunctionsJobStateChanged", "FunctionsNotifyFailure", "FunctionsStartFromDrop"]  # fmt: skip
     for config in configs:
         assert config["Properties"]["DestinationConfig"]["OnFailure"]["Destination"] == {"Fn::GetAtt": [queue, "Arn"]}
         assert config["Properties"]["MaximumRetryAttempts"] == 2
-    for function in ("StartFromDrop", "NotifyFailure", "JobStateChanged"):
+    for function in ("StartFromDrop", "NotifyFailure", "JobStateChanged", "Janitor"):
         sends = [s for s in synth.statements(f"Functions{function}Role") if "sqs:SendMessage" in s["Action"]]
         assert [s["Action"] for s in sends] == [["sqs:SendMessage"]]
     # And something in that queue tells the topic.
@@ -130,9 +130,19 @@ def test_given_default_config_when_synthesized_then_event_driven_functions_keep_
 
 def test_given_default_config_when_synthesized_then_bedrock_job_ends_reach_the_waiting_run(synth):
     (rule,) = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()
-               if r["Properties"]["EventPattern"].get("source") == ["aws.bedrock"]]  # fmt: skip
+               if r["Properties"].get("EventPattern", {}).get("source") == ["aws.bedrock"]]  # fmt: skip
     assert rule["EventPattern"] == {"source": ["aws.bedrock"], "detail-type": ["Model Customization Job State Change"],
                                     "detail": {"jobStatus": ["Completed", "Failed", "Stopped"]}}  # fmt: skip
     (target,) = rule["Targets"]
     assert target["Arn"]["Fn::GetAtt"][0].startswith("FunctionsJobStateChanged")
+    assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] == next(iter(synth.resources("AWS::SQS::Queue")))
+
+
+def test_given_default_config_when_synthesized_then_the_janitor_runs_every_hour_and_keeps_what_it_fails_on(synth):
+    (rule,) = [r["Properties"] for r in synth.resources("AWS::Events::Rule").values()
+               if "ScheduleExpression" in r["Properties"]]  # fmt: skip
+    assert rule["ScheduleExpression"] == "rate(1 hour)" and "EventPattern" not in rule
+    (target,) = rule["Targets"]
+    assert target["Arn"]["Fn::GetAtt"][0].startswith("FunctionsJanitor")
+    assert target["RetryPolicy"]["MaximumEventAgeInSeconds"] == 3600
     assert target["DeadLetterConfig"]["Arn"]["Fn::GetAtt"][0] == next(iter(synth.resources("AWS::SQS::Queue")))

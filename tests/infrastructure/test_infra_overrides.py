@@ -50,11 +50,12 @@ def test_given_a_kms_key_when_synthesized_then_the_bucket_uses_it_and_readers_ma
         by_sid.setdefault(statement.get("Sid", ""), []).append(statement)
     # Every function decrypts with the key (its environment, and what it reads); S3 writers generate data keys.
     functions = [r for r in pipeline["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert len(by_sid["DecryptOwnEnvironment"]) == len(functions) == 19
+    assert len(by_sid["DecryptOwnEnvironment"]) == len(functions) == 23
     assert all(s["Action"] == "kms:Decrypt" or s["Action"] == ["kms:Decrypt"] for s in by_sid["DecryptOwnEnvironment"])
     assert all(f["Properties"]["KmsKeyArn"] == KEY for f in functions)
-    # prepare, summary, notifier, the waiting token, the preview, and the evaluation's three writers
-    assert len(by_sid["WriteUnderProjectKey"]) == 8
+    # prepare, summary, notifier, the waiting token, the preview, the evaluation's three writers, the job
+    # queue's three and the janitor (its idle-warning memory and the ledger)
+    assert len(by_sid["WriteUnderProjectKey"]) == 12
     # The custom model under the key: the job's starter may encrypt with it.
     (encrypt,) = by_sid["EncryptTheCustomModel"]
     assert sorted(encrypt["Action"]) == ["kms:CreateGrant", "kms:DescribeKey", "kms:GenerateDataKey"]

@@ -95,8 +95,21 @@ def test_given_default_config_when_synthesized_then_each_function_reaches_only_i
         "BedrockServiceRole", "FunctionsPrepareDatasetRole", "FunctionsTryModelRole", "FunctionsFinishRunRole",
         "FunctionsNotifyFailureRole", "FunctionsStartFromDropRole", "FunctionsAwaitJobRole",
         "FunctionsJobStateChangedRole", "FunctionsPreviewInvocationLogsRole", "FunctionsPrepareEvaluationRole",
-        "FunctionsEvaluateBatchRole", "FunctionsDecideVerdictRole",
+        "FunctionsEvaluateBatchRole", "FunctionsDecideVerdictRole", "FunctionsTakeJobSlotRole",
+        "FunctionsReleaseJobSlotRole", "FunctionsBackOffJobSlotRole", "FunctionsJanitorRole",
     }  # fmt: skip
+    # The job queue: its one ledger object, read and written (a conditional write needs both), nothing else.
+    for queue_keeper in ("TakeJobSlot", "ReleaseJobSlot", "BackOffJobSlot", "NotifyFailure", "Janitor"):
+        for action in ("s3:GetObject", "s3:PutObject"):
+            assert f"{BUCKET_ARN}/queue/ledger.json" in synth.allowed(_role_of(synth, queue_keeper), action)
+    for slot_function in ("TakeJobSlot", "ReleaseJobSlot", "BackOffJobSlot"):
+        assert s3_access(slot_function) == {("s3:GetObject", "ledger.json"), ("s3:PutObject", "ledger.json")}
+        assert synth.allowed(_role_of(synth, slot_function), "s3:GetObject") == {f"{BUCKET_ARN}/queue/ledger.json"}
+    # The janitor remembers its idle warnings under reports/janitor/ (and may list only there).
+    assert synth.allowed(_role_of(synth, "Janitor"), "s3:PutObject") == {
+        f"{BUCKET_ARN}/queue/ledger.json", f"{BUCKET_ARN}/reports/janitor/*"}
+    (listing,) = (s for s in synth.statements(_role_of(synth, "Janitor")) if "s3:ListBucket" in s["Action"])
+    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["reports/janitor/*"]}}
     # The preview reads and lists the logs (only their prefix) and writes its copy and its report.
     preview = _role_of(synth, "PreviewInvocationLogs")
     assert synth.allowed(preview, "s3:GetObject") == {f"{BUCKET_ARN}/invocation-logs/*"}
@@ -112,10 +125,11 @@ def test_given_default_config_when_synthesized_then_each_function_reaches_only_i
     assert s3_access("TryModel") == {("s3:GetObject", "*")} and synth.allowed(
         _role_of(synth, "TryModel"), "s3:GetObject"
     ) == {f"{BUCKET_ARN}/datasets/*"}
-    for writer in ("FinishRun", "NotifyFailure"):
-        assert synth.allowed(_role_of(synth, writer), "s3:PutObject") == {f"{BUCKET_ARN}/reports/*"}
-        assert {a for a, _ in s3_access(writer)} == ({"s3:PutObject", "s3:DeleteObject"} if writer == "NotifyFailure"
-                                                     else {"s3:PutObject"})  # fmt: skip
+    assert synth.allowed(_role_of(synth, "FinishRun"), "s3:PutObject") == {f"{BUCKET_ARN}/reports/*"}
+    assert {a for a, _ in s3_access("FinishRun")} == {"s3:PutObject"}
+    assert synth.allowed(_role_of(synth, "NotifyFailure"), "s3:PutObject") == {
+        f"{BUCKET_ARN}/reports/*", f"{BUCKET_ARN}/queue/ledger.json"}
+    assert {a for a, _ in s3_access("NotifyFailure")} == {"s3:PutObject", "s3:DeleteObject", "s3:GetObject"}
     assert synth.allowed(_role_of(synth, "StartFromDrop"), "s3:GetObject") == {f"{BUCKET_ARN}/incoming/*"}
     assert {a for a, _ in s3_access("StartFromDrop")} == {"s3:GetObject", "s3:ListBucket"}
     (listing,) = (s for s in synth.statements(_role_of(synth, "StartFromDrop")) if "s3:ListBucket" in s["Action"])
@@ -169,6 +183,11 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     assert bedrock_actions("CheckDeployment") == {"bedrock:GetCustomModelDeployment"}
     assert bedrock_actions("TryModel") == {"bedrock:InvokeModel"}
     assert bedrock_actions("FinishRun") == set()
+    assert bedrock_actions("Janitor") == {"bedrock:ListProvisionedModelThroughputs", "bedrock:ListCustomModelDeployments",
+                                          "bedrock:ListTagsForResource", "bedrock:DeleteProvisionedModelThroughput",
+                                          "bedrock:DeleteCustomModelDeployment"}  # fmt: skip
+    for slot_function in ("TakeJobSlot", "ReleaseJobSlot", "BackOffJobSlot"):
+        assert bedrock_actions(slot_function) == set()
     assert bedrock_actions("StartFromDrop") == set()
     assert bedrock_actions("NotifyFailure") == {
         "bedrock:ListProvisionedModelThroughputs",
@@ -208,8 +227,11 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
     }
     # The failure cost guard leaves deployments alone (billed per token); only a student that failed its
     # evaluation (or was promoted behind another deployment) has its own serving removed, the pipeline's only.
+    # The hourly janitor deletes the pipeline's serving whose servingTtlHours passed (never a commitment: its
+    # code checks; never anything untagged: the condition).
     deleters = [s for s in synth.statements() if "bedrock:DeleteCustomModelDeployment" in s["Action"]]
-    assert deleters and all(s in synth.statements(_role_of(synth, "RemoveServing")) for s in deleters)
+    removers = synth.statements(_role_of(synth, "RemoveServing")) + synth.statements(_role_of(synth, "Janitor"))
+    assert len(deleters) == 2 and all(s in removers for s in deleters)
     assert all(s["Condition"] == {"StringEquals": {"aws:ResourceTag/created-by": "distill-pipeline"}}
                for s in deleters)  # fmt: skip
 

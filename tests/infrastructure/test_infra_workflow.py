@@ -15,6 +15,10 @@ TASKS = {
     "Prepare dataset": ("FunctionsPrepareDataset", {"run.$": "$.run"}, "$.dataset", False),
     "Preview the invocation logs": ("FunctionsPreviewInvocationLogs", {"run.$": "$.run"}, "$.dataset", False),
     "Start distillation job": ("FunctionsStartJob", {"run.$": "$.run"}, "$.job", True),
+    # The job queue (distill.job_slot_store).
+    "Back off and queue again": ("FunctionsBackOffJobSlot", {"run.$": "$.run", "attempt.$": "$.backoff.attempt"},
+                                 "$.backoff", False),
+    "Give back the job slot": ("FunctionsReleaseJobSlot", {"run.$": "$.run"}, "$.slotReleased", False),
     # Both serving loops keep their state in $.serving (its modelId is what the smoke test calls).
     "Create provisioned throughput": ("FunctionsProvisionThroughput", {"run.$": "$.run", "job.$": "$.job"},
                                       "$.serving", True),
@@ -79,7 +83,7 @@ def test_given_default_config_when_synthesized_then_the_states_are_the_documente
         "Distillation job failed", "Distillation job stopped", "Unexpected job status",
         "Provisioned throughput failed", "Unexpected throughput status",
         "Wait for the deployment", "Is the deployment active?", "Deployment failed", "Unexpected deployment status",
-        *EVALUATION,
+        *EVALUATION, "Join the job queue", "Wait for a job slot", "Wait before queueing again",
     }  # fmt: skip
     assert "QueryLanguage" not in synth.definition  # JSONPath, the default
 
@@ -106,11 +110,12 @@ def test_given_default_config_when_synthesized_then_the_happy_path_runs_in_order
         "<otherwise>": "Unexpected training data source"}  # fmt: skip
     assert states["Where does the training data come from?"]["Choices"][0]["Variable"] == "$.run.sourceKind"
     assert states["Unexpected training data source"] == {"Type": "Fail", "Error": "UnexpectedSourceKind"}
-    order = ["Prepare dataset", "Start distillation job", "Wait for the job to end (first hour)",
-             "Is the job finished?"]  # fmt: skip
+    order = ["Prepare dataset", "Join the job queue", "Wait for a job slot", "Start distillation job",
+             "Wait for the job to end (first hour)", "Is the job finished?"]  # fmt: skip
     for here, there in itertools.pairwise(order):
         assert states[here]["Next"] == there
-    assert states["Preview the invocation logs"]["Next"] == "Start distillation job"
+    assert states["Preview the invocation logs"]["Next"] == "Join the job queue"
+    assert states["Give back the job slot"]["Next"] == "How should the model be served?"
     assert states["Wait for the job to end"]["Next"] == "Is the job finished?"
     assert states["Create provisioned throughput"]["Next"] == "Wait for the throughput"
     assert states["Wait for the throughput"]["Next"] == "Check provisioned throughput"
@@ -129,7 +134,7 @@ def test_given_default_config_when_synthesized_then_every_job_status_has_a_branc
     assert _branches(states["Is the job finished?"]) == {
         "InProgress": "Wait for the job to end",
         "Stopping": "Wait for the job to end",
-        "Completed": "How should the model be served?",
+        "Completed": "Give back the job slot",
         "Failed": "Distillation job failed",
         "Stopped": "Distillation job stopped",
         "<otherwise>": "Unexpected job status",
@@ -280,13 +285,15 @@ def test_given_default_config_when_synthesized_then_user_and_bedrock_rejections_
     assert retried == {*LAMBDA_ERRORS, *(error_name(e) for e in RETRIED), "States.Timeout"}
     timeouts = {name for name, s in synth.definition["States"].items()
                 for r in s.get("Retry", []) if "States.Timeout" in r["ErrorEquals"]}  # fmt: skip
-    assert timeouts == set(WAITS)  # only the job's backstop looks again after a timeout
+    assert timeouts == {*WAITS, "Wait for a job slot"}  # only the backstops look again after a timeout
     for error in (*(error_name(e) for e in NOT_RETRIED), "States.ALL", "States.TaskFailed"):
         assert error not in retried, error
     assert {"InvalidRunInput", "QuotaExceeded", "DatasetInvalid"}.isdisjoint(retried)
     # The one Catch: a smoke test still throttled after its retries is reported in the summary, not a failed run.
     catches = {name: s["Catch"] for name, s in synth.definition["States"].items() if "Catch" in s}
-    assert catches == {"Try the distilled model": [
+    assert catches == {"Start distillation job": [
+        {"ErrorEquals": ["JobQuotaInUse"], "ResultPath": "$.quotaRefusal", "Next": "Back off and queue again"}],
+        "Try the distilled model": [
         {"ErrorEquals": ["BedrockThrottled"], "ResultPath": "$.smokeTest", "Next": "Evaluate the student?"}],
         "Wait for the job to end (first hour)": [
         {"ErrorEquals": ["States.Timeout"], "ResultPath": None, "Next": "Wait for the job to end"}]}  # fmt: skip
@@ -349,3 +356,23 @@ def test_given_default_config_when_synthesized_then_the_evaluation_answers_in_ba
     assert states["Remove the evaluation serving"]["Next"] == "Write run summary"
     assert states["Promotion failed"] == {"Type": "Fail", "Error": "PromotionFailed",
                                           "CausePath": "$.promotion.failureMessage"}  # fmt: skip
+
+
+def test_given_default_config_when_synthesized_then_a_run_queues_for_a_job_slot_without_polling(synth):
+    states = synth.definition["States"]
+    assert states["Join the job queue"] == {"Type": "Pass", "Result": {"attempt": 0}, "ResultPath": "$.backoff",
+                                            "Next": "Wait for a job slot"}  # fmt: skip
+    slot = states["Wait for a job slot"]
+    assert slot["Resource"].endswith(":states:::lambda:invoke.waitForTaskToken")
+    assert slot["Parameters"]["FunctionName"].startswith("<FunctionsTakeJobSlot")
+    assert slot["Parameters"]["Payload"] == {"run.$": "$.run", "token.$": "$$.Task.Token"}
+    # Answered by a release when its turn comes; once an hour it looks itself (keeping its place in line).
+    assert slot["TimeoutSeconds"] == 3600 and slot["ResultPath"] == "$.slot"
+    assert slot["Retry"][0] == {"ErrorEquals": ["States.Timeout"], "IntervalSeconds": 1, "MaxAttempts": 99_999_999,
+                                "BackoffRate": 1}  # fmt: skip
+    assert [r["ErrorEquals"] for r in slot["Retry"][1:]] == [LAMBDA_ERRORS, ["JobSlotsBusy"]]
+    assert states["Back off and queue again"]["Next"] == "Wait before queueing again"
+    assert states["Wait before queueing again"] == {"Type": "Wait", "SecondsPath": "$.backoff.waitSeconds",
+                                                    "Next": "Wait for a job slot"}  # fmt: skip
+    for name in ("Back off and queue again", "Give back the job slot"):
+        assert [r["ErrorEquals"] for r in states[name]["Retry"]] == [LAMBDA_ERRORS, ["JobSlotsBusy"]], name

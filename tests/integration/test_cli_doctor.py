@@ -123,9 +123,9 @@ def test_given_a_ready_account_when_doctor_runs_with_json_then_the_checks_are_ma
     assert (report["teacher"], report["student"], report["region"]) == (TEACHER, STUDENT, "us-east-1")
     checks = {c["check"]: c for c in report["checks"]}
     assert checks["quota: customization jobs"]["detail"].endswith(": 2")
-    assert checks["trust"]["detail"] == ("each of the 21 roles may be assumed by its service (bedrock.amazonaws.com, "
+    assert checks["trust"]["detail"] == ("each of the 25 roles may be assumed by its service (bedrock.amazonaws.com, "
                                          "lambda.amazonaws.com, states.amazonaws.com)")
-    assert "(lambda 16, logs 8, xray 2)" in checks["role: state machine"]["detail"]
+    assert "(lambda 19, logs 8, xray 2)" in checks["role: state machine"]["detail"]
     # The topic is under the stack's own key: doctor found it, so publishers are checked for it.
     assert "kms 2" in checks["role: finish_run"]["detail"] and "kms 2" in checks["role: notify_failure"]["detail"]
     assert checks["model: student"]["detail"].startswith(f"{STUDENT} in us-east-1 (a customization variant of")

@@ -470,9 +470,10 @@ def test_given_a_run_that_ended_without_giving_its_slot_back_when_the_hourly_swe
         _take(slots, waiting, "tok-1")
         sfn.executions[lost["executionArn"]] = "ABORTED"  # and the failure notifier never ran
         now[0] += job_slots.SWEEP_EVERY_SECONDS
-        swept = job_slot_store.release(slots.settings, "someone-else")
+        swept = job_slot_store.sweep(slots.settings)  # as the hourly janitor does
 
     assert swept["handedTo"] == [waiting["runId"]] and sfn.described == [lost["executionArn"]]
+    assert swept["swept"] == [lost["runId"]]
     assert _ledger(slots).counters.swept == 1
 
 

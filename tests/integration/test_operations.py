@@ -121,6 +121,14 @@ def test_given_an_object_that_is_not_a_dataset_when_created_then_no_run_starts(o
     assert _executions(ops) == []
 
 
+def test_given_evaluation_prompts_under_the_drop_zone_when_created_then_no_run_starts(ops: World) -> None:
+    # A file for a run's evaluation.dataset is kept in the drop zone's evaluation/ folder: it is not a run.
+    ops.upload("incoming/evaluation/prompts.jsonl", records(30))
+    result = start_from_drop.handler(_drop_event("incoming/evaluation/prompts.jsonl"), ops.context)
+    assert result["started"] is False and "evaluation prompts" in result["reason"]
+    assert _executions(ops) == []
+
+
 @pytest.mark.parametrize("as_sent", ["incoming/red+flower (v2) été.jsonl", "incoming/red%20flower%20%28v2%29%20%C3%A9t%C3%A9.jsonl",
                                      "incoming/red flower (v2) été.jsonl"])
 def test_given_a_key_as_s3_may_encode_it_when_dropped_then_the_run_reads_the_real_object(ops: World, as_sent: str) -> None:

@@ -246,3 +246,18 @@ def test_given_the_student_as_judge_when_resolved_then_it_is_refused() -> None:
     raw = {"dataset": "incoming/x.jsonl", "onDemandDeployment": {}, "evaluation": {"judgeModelId": "amazon.nova-micro-v1:0:128k"}}
     with pytest.raises(InvalidRunInput, match="must not be the student"):
         resolve(parse_request(raw), settings, *EXECUTION)
+
+
+def test_given_a_serving_ttl_when_resolved_then_it_is_kept_for_the_serving_tags() -> None:
+    run = _resolve({"dataset": "incoming/x.jsonl", "onDemandDeployment": {}, "servingTtlHours": 48})
+    assert run.serving_ttl_hours == 48 and run_from_state(to_state(run)) == run
+
+
+@pytest.mark.parametrize("raw", [
+    {"dataset": "incoming/x.jsonl", "servingTtlHours": 4},
+    {"dataset": "incoming/x.jsonl", "servingTtlHours": 4, "provisionedThroughput": {"commitment": "OneMonth"}},
+    {"dataset": "incoming/x.jsonl", "servingTtlHours": 0, "onDemandDeployment": {}},
+])  # fmt: skip
+def test_given_a_serving_ttl_that_cannot_apply_when_resolved_then_the_error_names_it(raw) -> None:
+    with pytest.raises(InvalidRunInput, match=r"servingTtlHours"):
+        _resolve(raw)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
+from distill.janitor import expiry_tag
 from distill.settings import parse_settings
 from distill_cli.doctor.plan import (
     BEDROCK_ROLE,
@@ -100,6 +102,8 @@ def offline_runs(synthesized) -> Iterator[Callable[[], list[OfflinePipeline]]]:
             return worlds
         serving = OfflinePipeline(synthesized=synthesized, job_checks=1, throughput_checks=1).__enter__()
         worlds.append(serving)
+        # Bedrock refuses the first start for its quota: that run backs off and queues again.
+        serving.bedrock.fail_next("CreateModelCustomizationJob", "ServiceQuotaExceededException")
         for run_input in ({"provisionedThroughput": {}}, {"onDemandDeployment": {}}):
             result = serving.run({"dataset": serving.upload(SAMPLE), **run_input})
             assert result.status == "SUCCEEDED", result.message
@@ -112,6 +116,12 @@ def offline_runs(synthesized) -> Iterator[Callable[[], list[OfflinePipeline]]]:
         serving.bedrock.seed_deployment(name)
         result = serving.run({"dataset": serving.upload(SAMPLE), "evaluation": {"promoteTo": name}})
         assert result.status == "SUCCEEDED", result.message
+        # The hourly janitor: an expired deployment of the pipeline is deleted, an idle one warned about.
+        expires = expiry_tag(datetime.fromtimestamp(serving.scheduler.now(), UTC) - timedelta(hours=2), 1)
+        serving.bedrock.seed_deployment("expired", tags=expires)
+        serving.bedrock.seed_deployment("idle")
+        (swept,) = serving.on_schedule(after_hours=1)
+        assert swept.ok and swept.result["deleted"], swept.error
         weak = OfflinePipeline(synthesized=synthesized, job_checks=1, throughput_checks=1,
                                student_quality=0.5).__enter__()  # fmt: skip
         worlds.append(weak)

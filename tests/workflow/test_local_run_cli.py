@@ -159,3 +159,32 @@ def test_given_a_filter_that_selects_too_little_when_local_run_then_exit_1_with_
 def test_given_a_bad_choice_of_training_data_when_local_run_then_exit_2_saying_why(capsys, argv, says):
     assert main(["local-run", *argv]) == 2
     assert says in _lines(capsys)[1]
+
+
+def test_given_many_copies_and_a_quota_of_three_when_local_run_then_all_succeed_and_at_most_three_jobs_ran(
+    capsys, dataset_file
+):
+    code = main(["local-run", str(dataset_file), "--many", "7", "--max-running-jobs", "3", "--job-hours", "2"])
+
+    lines, _ = _lines(capsys)
+    assert code == 0, "\n".join(lines)
+    assert lines[-1] == "SUCCEEDED"
+    runs = [line for line in lines if line.strip()[:1].isdigit() and "in the job queue" in line]
+    assert len(runs) == 7 and all("SUCCEEDED" in line for line in runs)
+    # Three start at once; the others wait for a slot (2 h jobs): four of them wait at least one job's time.
+    assert sum("2h00m00s in the job queue" in line or "4h00m01s in the job queue" in line for line in runs) == 4
+    assert "7 of 7 runs SUCCEEDED; 7 jobs created; at most 3 ran at once" in "\n".join(lines)
+    assert any(line.startswith("job queue: limit 3 (quota-applied") for line in lines)
+
+
+@pytest.mark.parametrize(("argv", "says"), [
+    (["--many", "1"], "--many must be between 2 and 100"),
+    (["--many", "3", "--via-drop"], "--many drops copies of a dataset FILE"),
+    (["--max-running-jobs", "2"], "--max-running-jobs needs --many"),
+    (["--many", "3", "--max-running-jobs", "0"], "--max-running-jobs must be at least 1"),
+])  # fmt: skip
+def test_given_a_bad_use_of_many_when_local_run_then_exit_2_saying_why(capsys, dataset_file, argv, says):
+    code = main(["local-run", str(dataset_file), *argv])
+
+    _, err = _lines(capsys)
+    assert code == 2 and says in err

@@ -89,7 +89,8 @@ def test_given_the_customer_key_when_each_kms_statement_is_removed_then_a_run_fa
     policy = {"Version": "2012-10-17", "Statement": [ROOT, CLOUDWATCH]}
     scenarios = {name: SCENARIOS[name] for name in ("served by throughput", "dropped for on demand",
                                                     "throughput fails", "distilled from invocation logs",
-                                                    "promoted behind a deployment", "weak student removed")}  # fmt: skip
+                                                    "promoted behind a deployment", "weak student removed",
+                                                    "queued for the quota", "janitor sweeps serving")}  # fmt: skip
 
     def open_world(**options):
         return OfflinePipeline(synthesized=keyed, bucket_name="distill-keyed", key_policies={KEY: policy}, **options)

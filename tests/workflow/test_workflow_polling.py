@@ -16,13 +16,24 @@ HISTORY_BUDGET = 1_500
 WAITS = ("Wait for the job to end (first hour)", "Wait for the job to end")
 
 
+def _in_job_waits(result) -> list:
+    """The history's events while the run was in one of the states that wait for the job."""
+    state, found = "", []
+    for event in result.history:
+        if event["type"].endswith("StateEntered"):
+            state = event["stateEnteredEventDetails"]["name"]
+        elif state in WAITS:
+            found.append(event)
+    return found
+
+
 def _looks(result) -> list:
     """When each look at the job was scheduled (each attempt of the waiting tasks), from the history."""
-    return [e["timestamp"] for e in result.history if e["type"] == "TaskScheduled"]
+    return [e["timestamp"] for e in _in_job_waits(result) if e["type"] == "TaskScheduled"]
 
 
 def _job_end_noticed(result):
-    (answered,) = [e for e in result.history if e["type"] == "TaskSucceeded"]
+    (answered,) = [e for e in _in_job_waits(result) if e["type"] == "TaskSucceeded"]
     return answered["timestamp"]
 
 

@@ -43,8 +43,10 @@ def test_given_valid_dataset_when_run_without_throughput_then_succeeds_with_a_cu
     assert "Try the distilled model" not in result.states_entered()
     # The job ends at its second look: the first look (as the run starts waiting), then the backstop's after 10
     # minutes -- with no other task in between.
-    waits = [e for e in result.history if e["type"] in ("TaskScheduled", "TaskTimedOut", "TaskSucceeded")]
-    assert [e["type"] for e in waits] == ["TaskScheduled", "TaskTimedOut", "TaskScheduled", "TaskSucceeded"]
+    entered = next(i for i, e in enumerate(result.history)
+                   if e.get("stateEnteredEventDetails", {}).get("name") == "Wait for the job to end (first hour)")  # fmt: skip
+    waits = [e for e in result.history[entered:] if e["type"] in ("TaskScheduled", "TaskTimedOut", "TaskSucceeded")]
+    assert [e["type"] for e in waits][:4] == ["TaskScheduled", "TaskTimedOut", "TaskScheduled", "TaskSucceeded"]
     assert (waits[1]["timestamp"] - waits[0]["timestamp"]).total_seconds() == pytest.approx(600, abs=1)
     assert result.states_entered().count("Wait for the job to end (first hour)") == 1
     # The job was asked to train on what Prepare dataset wrote, and that file is all converted records.
@@ -200,19 +202,26 @@ def test_given_bedrock_throttles_twice_when_the_job_is_started_then_it_is_retrie
     assert len(pipeline.bedrock.jobs) == 1
 
 
-def test_given_the_quota_is_exceeded_when_the_job_is_started_then_the_run_fails_without_retrying(offline, dataset_file):
+def test_given_the_quota_in_use_elsewhere_when_the_job_is_started_then_the_run_backs_off_and_queues_again(
+    offline, dataset_file
+):
+    # The run held a job slot, yet Bedrock refused for the quota: another tool in the account uses it.
     pipeline = offline()
     pipeline.bedrock.fail_next(CREATE_JOB, "ServiceQuotaExceededException")
     key = pipeline.upload(dataset_file)
 
-    result = pipeline.run({"dataset": key})
+    result = pipeline.run({"dataset": key, "evaluation": False})
 
-    assert result.status == "FAILED"
-    assert result.error == "QuotaExceeded"
-    assert "ServiceQuotaExceededException" in result.message
-    assert len(pipeline.bedrock.calls_of(CREATE_JOB)) == 1
-    assert pipeline.bedrock.jobs == {}
-    assert len(_failures(result, "Start distillation job")) == 1
+    assert result.status == "SUCCEEDED", result.message
+    states = result.states_entered()
+    assert states.count("Wait for a job slot") == 2 and states.count("Start distillation job") == 2
+    assert "Back off and queue again" in states and "Wait before queueing again" in states
+    (waited,) = [e for e in result.history if e["type"] == "WaitStateEntered"
+                 and e["stateEnteredEventDetails"]["name"] == "Wait before queueing again"]  # fmt: skip
+    (left,) = [e for e in result.history if e["type"] == "WaitStateExited"
+               and e["stateExitedEventDetails"]["name"] == "Wait before queueing again"]  # fmt: skip
+    assert (left["timestamp"] - waited["timestamp"]).total_seconds() == 300  # the first back-off: 5 minutes
+    assert len(pipeline.bedrock.calls_of(CREATE_JOB)) == 2 and len(pipeline.bedrock.jobs) == 1
 
 
 def test_given_provisioned_throughput_fails_when_run_then_the_execution_fails_with_the_reason(offline, dataset_file):

@@ -8,11 +8,14 @@ state machine's role and both EventBridge paths.
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from distill.janitor import expiry_tag
+from distill.job_slots import FALLBACK_TTL_SECONDS
 from distill_cli.offline.synthesis import SynthesizedApp
 from distill_cli.offline.world import OfflinePipeline
 from tests.support import strictness
@@ -27,7 +30,13 @@ def _run(world: OfflinePipeline, run_input: dict[str, Any], expect: str, dataset
 
 def served_by_throughput(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
     # Evaluated on a separate file of prompts in the drop zone (evaluation.dataset), with a cross-Region teacher.
-    prompts = world.upload(dataset, f"{world.drop_prefix}evaluation-{attempt}.jsonl")
+    world.scheduler.advance(FALLBACK_TTL_SECONDS)  # an hour after the last run: the jobs quota is read again
+    # Kept in the drop zone's evaluation/ folder: the starter is invoked for it and declines to start a run.
+    before = len(world.bus.deliveries)
+    prompts = world.put(f"{world.drop_prefix}evaluation/prompts-{attempt}.jsonl", "".join(dataset.open().readlines()[:20]))
+    declined = [d for d in world.settle(world.bus.deliveries[before:]) if not (d.ok and d.result["started"] is False)]
+    if declined:
+        return [f"{d.module}: {d.error or d.result}" for d in declined]
     return _run(world, {"provisionedThroughput": {}, "teacherModelId": "us.amazon.nova-pro-v1:0",
                         "evaluation": {"dataset": prompts}}, "SUCCEEDED", dataset, f"throughput-{attempt}")  # fmt: skip
 
@@ -101,11 +110,64 @@ def weak_student_removed(world: OfflinePipeline, attempt: int, dataset: Path) ->
     return problems + [f"the weak student's serving was left: {arn}" for arn in left]
 
 
+def queued_for_the_quota(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    # Five runs at once, two job slots, two-hour jobs. Bedrock refuses one start for its quota despite the slot
+    # (something else in the account uses it): that run backs off, handing its slot on. The run of the first
+    # job is aborted: the failure notifier hands its slot on. The run of the second is aborted and its failure
+    # notice lost: the hourly janitor finds its slot and hands it on. A completed job's run hands its slot on.
+    world.bedrock.fail_next("CreateModelCustomizationJob", "ServiceQuotaExceededException")
+    uri = world.upload(dataset, f"{world.drop_prefix}queued-{attempt}.jsonl")
+    jobs_before = set(world.bedrock.jobs)
+    arns = [world.start({"dataset": uri, "evaluation": False}, name=f"queued-{attempt}-{n}") for n in range(5)]
+
+    def new_jobs() -> list[Any]:
+        return sorted((j for a, j in world.bedrock.jobs.items() if a not in jobs_before), key=lambda j: j.created)
+
+    world.scheduler.run_until(lambda: len(new_jobs()) >= 2, limit_seconds=3 * 3600)  # bounded: statements go
+    first, second = (next(a for a in arns if a.endswith(":" + _tag(j.request, "distill:execution")))
+                     for j in new_jobs()[:2])  # fmt: skip
+    before = len(world.bus.deliveries)
+    world.sfn.stop_execution(executionArn=first)
+    world.settle(world.bus.deliveries[before:])
+    world.fail_invocation("notify_failure", "ServiceException", after_handler=False, times=3)
+    world.sfn.stop_execution(executionArn=second)
+    swept = world.on_schedule(after_hours=1)
+    ends = {arn: world.wait(arn, limit_days=1) for arn in arns}
+    problems = [f"{arn} ended {end.status}: {end.message}" for arn, end in ends.items()
+                if end.status != ("ABORTED" if arn in (first, second) else "SUCCEEDED")]  # fmt: skip
+    problems += [f"{d.module}: {d.error}" for d in swept if not d.ok]
+    ledger = world.read_json("queue/ledger.json")
+    return problems + [f"slots not given back: {ledger}" for _ in [1] if ledger["running"] or ledger["waiting"]]
+
+
+def _tag(request: dict[str, Any], key: str) -> str:
+    return next(t["value"] for t in request.get("jobTags", []) if t["key"] == key)
+
+
+def janitor_sweeps_serving(world: OfflinePipeline, attempt: int, dataset: Path) -> list[str]:
+    # The hourly schedule: an expired deployment of the pipeline is deleted and reported; one left idle for a
+    # day is warned about (its invocations read from CloudWatch, the warning remembered in the bucket).
+    now = datetime.fromtimestamp(world.scheduler.now(), UTC)
+    expired = world.bedrock.seed_deployment(f"expired-{attempt}", tags=expiry_tag(now - timedelta(hours=2), 1))
+    idle = world.bedrock.seed_deployment(f"idle-{attempt}")
+    deliveries = world.on_schedule(after_hours=1)
+    problems = [f"{d.module}: {d.error}" for d in deliveries if not d.ok]
+    problems += [] if world.bedrock.deployments[expired].deleted else [f"{expired} was not deleted"]
+    problems += [] if not world.bedrock.deployments[idle].deleted else [f"{idle} was deleted"]
+    told = "\n".join(n["Message"] for n in world.published())
+    problems += [f"not reported: {arn}" for arn in (expired, idle) if arn not in told]
+    # An hour later the Lambda service fails the janitor three times: the event is kept, not lost.
+    world.fail_invocation("janitor", "ServiceException", after_handler=False, times=3)
+    (failed,) = world.on_schedule(after_hours=1)
+    kept = failed.outcome is not None and failed.outcome.sent_to
+    return problems + ([] if kept else [f"janitor: event not kept ({failed.outcome and failed.outcome.destination_error})"])
+
+
 LOGS = Path(__file__).resolve().parents[2] / "samples" / "invocation-logs"
 BUCKET = "distill-strictness"  # one name in every world, so a statement reads the same in each
 SCENARIOS = {
-    # A two-hour job: its end reaches the waiting run by Bedrock's event.
-    "served by throughput": ({"job_seconds": 7200, "throughput_checks": 1}, served_by_throughput),
+    # A 15-minute job: its end reaches the waiting run by Bedrock's event (after two looks of its own).
+    "served by throughput": ({"job_seconds": 900, "throughput_checks": 1}, served_by_throughput),
     "dropped for on demand": ({"job_checks": 1, "deployment_checks": 1}, dropped_for_on_demand),
     "throughput fails": ({"job_checks": 1, "throughput_checks": 1, "throughput_fails": True}, throughput_fails),
     "handlers keep what they fail on": ({"job_seconds": 3600}, handlers_keep_what_they_fail_on),
@@ -114,6 +176,9 @@ SCENARIOS = {
     "promoted behind a deployment": ({"job_checks": 1, "deployment_checks": 1}, promoted_behind_a_deployment),
     "weak student removed": ({"job_checks": 1, "throughput_checks": 1, "student_quality": 0.5},
                              weak_student_removed),
+    # Last: they claim only what the queue and the janitor alone need (each claimed statement is a rerun).
+    "queued for the quota": ({"job_seconds": 7200}, queued_for_the_quota),
+    "janitor sweeps serving": ({}, janitor_sweeps_serving),
 }
 
 

@@ -58,7 +58,7 @@ class SimulatedBedrock(JobsMixin, PagingMixin, ServingMixin, SimulatedService):
                  role_problem: RoleProblem | None = None, caller_problem: CallerProblem | None = None,
                  student_quality: float = 0.95, judge_malformed: int = 0, student_latency_ms: int = 120,
                  teacher_latency_ms: int = 650, judge_latency_ms: int = 900,
-                 update_fails: bool = False) -> None:  # fmt: skip
+                 update_fails: bool = False, max_running_jobs: int | None = None) -> None:  # fmt: skip
         super().__init__()
         if student_quality <= 0 or judge_malformed < 0:
             raise ValueError("student_quality must be positive and judge_malformed not negative")
@@ -78,6 +78,9 @@ class SimulatedBedrock(JobsMixin, PagingMixin, ServingMixin, SimulatedService):
         self.later: Callable[[float, Callable[[], None]], None] | None = None
         self.on_job_event: Callable[[str, dict[str, Any]], None] | None = None
         self.jobs: dict[str, Job] = {}
+        # The account's concurrent-jobs quota (None: unlimited) and the most jobs that ran at once.
+        self.max_running_jobs = max_running_jobs
+        self.peak_running_jobs = 0
         self.throughputs: dict[str, Throughput] = {}
         self.deployments: dict[str, Deployment] = {}
 

@@ -86,6 +86,13 @@ class JobsMixin:
             arn = (f"arn:aws:bedrock:{s.region}:{s.account}:model-customization-job/{base}/"
                    f"{short_id(params['jobName'])}")  # fmt: skip
             self._check_roles(params, arn)
+            running = sum(1 for j in s.jobs.values() if not j.earlier and not self._ended(j))
+            if s.max_running_jobs is not None and running >= s.max_running_jobs:
+                # The account quota "(Model customization) Scheduled customization jobs" (Bedrock quotas page).
+                raise s._error("ServiceQuotaExceededException",
+                               f"You have reached the maximum number of concurrent model customization jobs "
+                               f"({s.max_running_jobs}) for this account", "CreateModelCustomizationJob")  # fmt: skip
+            s.peak_running_jobs = max(s.peak_running_jobs, running + 1)
             job = s.jobs[arn] = Job(arn, params, s.job_outcome, s.job_checks, s._now(), seconds=s.job_seconds,
                                     now=s._now())  # fmt: skip
             refused = self._refuse_invocation_logs(params)
@@ -94,6 +101,11 @@ class JobsMixin:
             if job.seconds is not None and s.later is not None:
                 s.later(job.seconds, lambda: self._announce(job))
             return {"jobArn": arn}
+
+    def _ended(self, job: Job) -> bool:
+        """Whether ``job`` has ended by the world's clock now (a job ended by looks: when it was seen ended)."""
+        s: Any = self
+        return s._now() >= job.end_time if job.seconds is not None else job.done
 
     def _check_roles(self, params: dict[str, Any], job_arn: str) -> None:
         """The service role must let Bedrock assume it and do the job; the caller must be able to use the

@@ -15,6 +15,7 @@ succeeded and reported its latency, scored or not.
 
 from __future__ import annotations
 
+import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -64,11 +65,17 @@ def nearest_rank(values: Sequence[float], percent: int) -> float | None:
     return ordered[rank - 1]
 
 
-def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> list[list[int]]:
-    """The bootstrap resamples of ``n`` items: ``resamples`` lists of ``n`` indices drawn with replacement."""
+def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> tuple[tuple[int, ...], ...]:
+    """The bootstrap resamples of ``n`` items: ``resamples`` tuples of ``n`` indices drawn with replacement."""
+    return _resamples(n, resamples, seed)
+
+
+@functools.lru_cache(maxsize=8)
+def _resamples(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
+    """Drawn once per (n, resamples, seed): every metric of an evaluation uses the same resamples."""
     rng = random.Random(seed)
     population = range(n)
-    return [rng.choices(population, k=n) for _ in range(resamples)]
+    return tuple(tuple(rng.choices(population, k=n)) for _ in range(resamples))
 
 
 def percentile_interval(estimates: Sequence[float], confidence: float = CONFIDENCE) -> tuple[float, float]:
@@ -90,9 +97,10 @@ def bootstrap_ratio(
     if len(student) != len(teacher) or not student:
         raise ValueError("need the same, non-zero number of student and teacher scores")
     ratios = []
+    pick_student, pick_teacher = student.__getitem__, teacher.__getitem__
     for indices in resamples:
-        s = sum(student[i] for i in indices)
-        t = sum(teacher[i] for i in indices)
+        s = sum(map(pick_student, indices))
+        t = sum(map(pick_teacher, indices))
         ratios.append(s / t if t else 0.0)
     return percentile_interval(ratios, confidence)
 

@@ -107,6 +107,7 @@ CASES: list[tuple[str, str, dict[str, Any]]] = [
     ("iam", "GetRole", {"RoleName": "BedrockDistillation"}),
     ("service-quotas", "GetServiceQuota", {"ServiceCode": "bedrock", "QuotaCode": "L-12345678"}),
     ("service-quotas", "ListServiceQuotas", {"ServiceCode": "bedrock"}),
+    ("service-quotas", "GetAWSDefaultServiceQuota", {"ServiceCode": "bedrock", "QuotaCode": "L-12345678"}),
     ("cloudwatch", "GetMetricData", {"MetricDataQueries": []}),
     ("cloudwatch", "GetMetricStatistics", {"Namespace": "AWS/Bedrock", "MetricName": "Invocations"}),
     ("dynamodb", "GetItem", {"TableName": "runs", "Key": {}}),
