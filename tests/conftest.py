@@ -3,6 +3,12 @@
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
+
+import pytest
+
+if TYPE_CHECKING:
+    from distill_cli.offline.synthesis import SynthesizedApp
 
 # Set before any boto3 client exists, so nothing can find real credentials or a real region.
 os.environ.update(
@@ -19,3 +25,37 @@ os.environ.update(
     }
 )
 os.environ.pop("AWS_PROFILE", None)
+
+
+def _reuse_one_default_session() -> None:
+    """moto starts each mock with no boto3 default session, so every test would build a session and load the
+    service models and endpoint rules again (most of a moto test's set-up time). Once moto is imported (its
+    handler is then in every new session), the default session is one shared session: the credentials and region
+    are the fake ones above in every test. Before moto is imported, and with arguments, boto3 behaves as usual."""
+    import sys
+
+    import boto3
+
+    original, shared = boto3.setup_default_session, []
+
+    def setup_default_session(**kwargs: object) -> None:
+        if kwargs or "moto" not in sys.modules:
+            original(**kwargs)  # type: ignore[arg-type]
+            return
+        if not shared:
+            shared.append(boto3.session.Session())
+        boto3.DEFAULT_SESSION = shared[0]
+
+    boto3.setup_default_session = setup_default_session  # type: ignore[assignment]
+
+
+_reuse_one_default_session()
+
+
+@pytest.fixture(scope="session")
+def synthesized() -> SynthesizedApp:
+    """The app synthesized once per test process (bundling skipped): the offline world's templates, and the
+    infrastructure tests' (tests/infrastructure/conftest.py)."""
+    from distill_cli.offline.synthesis import synthesize
+
+    return synthesize()

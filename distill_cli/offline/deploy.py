@@ -43,6 +43,9 @@ def deploy(world: OfflinePipeline) -> None:
     stack.enter_context(environment({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                                      "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing", **QUIET}))  # fmt: skip
     stack.enter_context(mock_aws())
+    # moto starts each mock with no default session, so every world would build its sessions' loaders (service
+    # models, endpoint rules) again; the credentials are the fake ones above either way.
+    boto3.DEFAULT_SESSION = _shared_session()
     stack.callback(load_settings.cache_clear)
     world.scheduler = scheduler = Scheduler(real_time=world.real_time)
     stack.enter_context(clock.use(scheduler.now, scheduler.advance))
@@ -143,6 +146,17 @@ def deploy(world: OfflinePipeline) -> None:
         return clients[service]
 
     stack.enter_context(aws.clients_from(factory))
+
+
+_SESSION: list[Any] = []
+
+
+def _shared_session() -> Any:
+    import boto3
+
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session(region_name="us-east-1"))
+    return _SESSION[0]
 
 
 def _recording_sns(world: OfflinePipeline, sns: Any) -> Any:

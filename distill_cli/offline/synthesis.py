@@ -3,8 +3,10 @@ per context in this process."""
 
 from __future__ import annotations
 
+import atexit
 import json
 import os
+import shutil
 import tempfile
 import threading
 import time
@@ -25,6 +27,8 @@ class SynthesizedApp:
     pipeline_stack: str
     context: Mapping[str, Any]
     seconds: float
+    outdir: str = ""  # the cloud assembly (cdk-nag's validation report, metadata); removed when the process ends
+    app_context: Mapping[str, Any] | None = None  # the app's whole context (cdk.json with the overrides)
 
 
 _CACHE: dict[str, SynthesizedApp] = {}
@@ -56,10 +60,12 @@ def _synthesize(context: dict[str, Any]) -> SynthesizedApp:
     started = time.monotonic()
     from stacks.app_builder import build_app
 
-    with tempfile.TemporaryDirectory(prefix="distill-offline-synth-") as outdir:
-        app, data, pipeline = build_app(context=context, outdir=outdir)
-        assembly = app.synth()
-        templates = {
-            stack.stack_name: assembly.get_stack_artifact(stack.artifact_id).template for stack in (data, pipeline)
-        }
-    return SynthesizedApp(templates, data.stack_name, pipeline.stack_name, context, time.monotonic() - started)
+    outdir = tempfile.mkdtemp(prefix="distill-offline-synth-")
+    atexit.register(shutil.rmtree, outdir, True)
+    app, data, pipeline = build_app(context=context, outdir=outdir)
+    assembly = app.synth()
+    templates = {
+        stack.stack_name: assembly.get_stack_artifact(stack.artifact_id).template for stack in (data, pipeline)
+    }
+    return SynthesizedApp(templates, data.stack_name, pipeline.stack_name, context, time.monotonic() - started,
+                          outdir, dict(app.node.get_all_context()))  # fmt: skip

@@ -10,7 +10,8 @@ from typing import Any
 import pytest
 from aws_cdk.assertions import Template
 
-from stacks.app_builder import SKIP_BUNDLING, build_app
+from distill_cli.offline.synthesis import SynthesizedApp
+from stacks.app_builder import SKIP_BUNDLING
 from stacks.config import PipelineConfig, from_context
 
 
@@ -102,13 +103,10 @@ def deep_flatten(value: Any) -> Any:
 
 
 @pytest.fixture(scope="session")
-def synth(tmp_path_factory: pytest.TempPathFactory) -> Synth:
-    outdir = tmp_path_factory.mktemp("cdk-out")
-    app, data, pipeline = build_app(dict(SKIP_BUNDLING), outdir=str(outdir))
-    assembly = app.synth()
-    data_json = assembly.get_stack_by_name(data.stack_name).template
-    pipeline_json = assembly.get_stack_by_name(pipeline.stack_name).template
-    config = from_context(app.node.get_all_context())
-    return Synth(
-        config, Template.from_json(data_json), Template.from_json(pipeline_json), data_json, pipeline_json, outdir
-    )
+def synth(synthesized: SynthesizedApp) -> Synth:
+    """The suite's one default synth (tests/conftest.py), as the assertions library reads it."""
+    assert synthesized.context == SKIP_BUNDLING and synthesized.app_context is not None
+    data_json = dict(synthesized.templates[synthesized.data_stack])
+    pipeline_json = dict(synthesized.templates[synthesized.pipeline_stack])
+    return Synth(from_context(synthesized.app_context), Template.from_json(data_json),
+                 Template.from_json(pipeline_json), data_json, pipeline_json, Path(synthesized.outdir))  # fmt: skip

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from aws_cdk import App, Environment, Stack
@@ -71,18 +68,6 @@ def test_given_the_reasons_when_read_then_each_says_why_in_a_sentence():
 )
 def test_given_a_cloudformation_reference_when_flattened_then_it_reads_as_cdk_nag_prints_it(value, flat):
     assert flat_reference(value) == flat
-
-
-def test_given_the_synthesized_templates_when_cfn_lint_runs_then_it_reports_nothing(synth, tmp_path):
-    paths = []
-    for name, body in (("data", synth.data_json), ("pipeline", synth.pipeline_json)):
-        path = tmp_path / f"{name}.template.json"
-        path.write_text(json.dumps(body))
-        paths.append(str(path))
-    cfn_lint = Path(sys.executable).with_name("cfn-lint")
-    # W3005 (DependsOn that CDK generates itself) is the one check set aside.
-    result = subprocess.run([str(cfn_lint), "--ignore-checks", "W3005", "--", *paths], capture_output=True, text=True)
-    assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_given_default_config_when_synthesized_then_every_checkov_skip_carries_a_reason(synth):

@@ -17,7 +17,7 @@ import pytest
 
 from distill_cli.doctor.plan import HANDLER_MODULES
 from distill_cli.main import main
-from distill_cli.offline.synthesis import SynthesizedApp, synthesize
+from distill_cli.offline.synthesis import SynthesizedApp
 from distill_cli.offline.world import OfflinePipeline
 from tests.support.doctor_account import (
     JOBS_QUOTA,
@@ -35,11 +35,6 @@ TEACHER, STUDENT = "amazon.nova-pro-v1:0", "amazon.nova-micro-v1:0:128k"
 ACTIVE = {TEACHER: model(TEACHER), STUDENT: model(STUDENT, customizations=("FINE_TUNING", "DISTILLATION"))}
 # Two pages, so the doctor must follow NextToken to find the throughput quota.
 QUOTAS = [[quota(JOBS_QUOTA, 2)], [quota(THROUGHPUT_QUOTA, 1)]]
-
-
-@pytest.fixture(scope="module")
-def synthesized() -> SynthesizedApp:
-    return synthesize()
 
 
 @pytest.fixture

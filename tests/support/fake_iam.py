@@ -44,6 +44,7 @@ class PolicySimulator:
         self.organization_denies = {action.lower() for action in organization_denies}
         self.requests: list[dict[str, Any]] = []
         self._pending: dict[str, Any] | None = None
+        self._policies: dict[str, list[Any]] = {}
         events = client.meta.events
         events.register(f"before-parameter-build.iam.{OPERATION}", self._capture)
         events.register(f"before-call.iam.{OPERATION}", self._answer)
@@ -52,6 +53,13 @@ class PolicySimulator:
         self._pending = dict(params)
 
     def policies(self, role_arn: str) -> list[Any]:
+        """The role's inline and attached policies, read from IAM once per simulator (one doctor run: nothing
+        changes the roles meanwhile)."""
+        if role_arn not in self._policies:
+            self._policies[role_arn] = self._read_policies(role_arn)
+        return self._policies[role_arn]
+
+    def _read_policies(self, role_arn: str) -> list[Any]:
         name = role_arn.rsplit("/", 1)[-1]
         found = [_document(self.client.get_role_policy(RoleName=name, PolicyName=policy)["PolicyDocument"])
                  for policy in self.client.list_role_policies(RoleName=name)["PolicyNames"]]  # fmt: skip

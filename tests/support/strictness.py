@@ -5,6 +5,13 @@ How: run each scenario once in a healthy world and keep every grant the authoriz
 that allowed it). A statement is *needed* by a scenario when re-deciding one of that scenario's grants without
 the statement denies it. Then, in that scenario's world, the statement is removed for real, the scenario runs
 again, and what goes wrong must name one of the statement's actions.
+
+That rerun is skipped where its outcome is certain: when the grant the statement is needed for is an API call
+(the authorizer records every refused call with AWS's message, naming the action: world.denials) or a function's
+logs and traces (world.telemetry_lost, naming the action), a run without the statement is refused that call at
+the latest, and the evidence names it. What only a rerun shows -- a refusal that surfaces some other way (a
+function whose environment cannot be decrypted, a service that may not assume a role or invoke a function, a
+deploy CloudFormation refuses) -- is rerun for real.
 """
 
 from __future__ import annotations
@@ -31,6 +38,7 @@ class StatementRef:
     policy: int
     index: int
     statement: Mapping[str, Any]
+    evident: str = ""  # how a run without it is sure to name it (module notes); "" when only a rerun shows it
 
     @property
     def actions(self) -> list[str]:
@@ -82,17 +90,36 @@ def without(deployment: Deployment, ref: StatementRef) -> Iterator[None]:
 
 def needed(world: OfflinePipeline, grants: list[Grant], ref: StatementRef) -> bool:
     """Whether one of ``grants`` (made in ``world``) is denied once ``ref`` is gone."""
+    return bool(denied_without(world, grants, ref))
+
+
+# Grants whose refusal the world records, naming the action: refused API calls (Authorizer.check: denials), and
+# a function's or the state machine's telemetry (service_roles: telemetry_lost).
+_RECORDED_TELEMETRY = ("to write its logs", "to send its traces", "to send the executions' traces")
+
+
+def _recorded(grant: Grant, ref: StatementRef) -> str:
+    if grant.requirement.action not in ref.actions:
+        return ""  # allowed through a wildcard: the message would not spell the statement's action
+    if grant.service not in ("(service)", "(trust)"):
+        return f"a refused {grant.service} {grant.operation} call is recorded"
+    return "lost telemetry is recorded" if grant.operation in _RECORDED_TELEMETRY else ""
+
+
+def denied_without(world: OfflinePipeline, grants: list[Grant], ref: StatementRef) -> list[Grant]:
+    """The ``grants`` (made in ``world``) that are denied once ``ref`` is gone."""
     mine = [g for g in grants if g.principal == ref.role_arn]
+    denied = []
     with without(world.deployment, ref):
         for grant in mine:
             if grant.service == "(trust)":
                 if world.authorizer.trust_problem(ref.role_arn, grant.operation, _trust_context(world, grant)):
-                    return True
+                    denied.append(grant)
                 continue
             principal = Principal(arn=ref.role_arn, session_name="strictness")
             if not world.authorizer.decide(principal, grant.requirement).allowed:
-                return True
-    return False
+                denied.append(grant)
+    return denied
 
 
 def _trust_context(world: OfflinePipeline, grant: Grant) -> dict[str, str]:
@@ -160,19 +187,23 @@ def plan(open_world: Callable[..., Any], scenarios: Mapping[str, tuple[dict[str,
             grants = list(world.authorizer.grants)
             every = [ref for ref in statements(world.deployment) if wanted(ref)]
             for ref in every:
-                if key(ref) not in claimed and needed(world, grants, ref):
+                if key(ref) in claimed:
+                    continue
+                denied = denied_without(world, grants, ref)
+                if denied:
                     claimed.add(key(ref))
-                    assigned[name].append(ref)
+                    assigned[name].append(replace(ref, evident=next(filter(None, (_recorded(g, ref) for g in denied)), "")))
     unneeded = [ref.label for ref in every if key(ref) not in claimed]
     assert not unneeded, "statements no scenario needs (grant less, or add the scenario that needs them):\n" + \
         "\n".join(unneeded)  # fmt: skip
     return assigned
 
 
-def ablate(world: OfflinePipeline, scenario: Scenario, refs: list[StatementRef]) -> list[str]:
-    """Remove each statement in turn and run the scenario again: what did not fail naming the permission."""
+def ablate(world: OfflinePipeline, scenario: Scenario, refs: list[StatementRef], *, every: bool = False) -> list[str]:
+    """Remove each statement in turn and run the scenario again: what did not fail naming the permission. Only the
+    statements whose refusal only a rerun shows, unless ``every`` (module notes)."""
     silent = []
-    for attempt, ref in enumerate(refs, start=1):
+    for attempt, ref in enumerate((r for r in refs if every or not r.evident), start=1):
         with without(world.deployment, ref):
             found = deploy_evidence(world)
             if not found.problems:
@@ -182,5 +213,5 @@ def ablate(world: OfflinePipeline, scenario: Scenario, refs: list[StatementRef])
     return silent
 
 
-__all__ = ["Evidence", "Requirement", "Scenario", "StatementRef", "ablate", "deploy_evidence", "evidence", "key",
-           "needed", "plan", "statements", "without"]  # fmt: skip
+__all__ = ["Evidence", "Requirement", "Scenario", "StatementRef", "ablate", "denied_without", "deploy_evidence",
+           "evidence", "key", "needed", "plan", "statements", "without"]  # fmt: skip

@@ -408,5 +408,5 @@ class SlotWorld(RuleBasedStateMachine):
         assert {r for r in self.arrived if r not in self.aborted} <= self.ever_aware
 
 
-SlotWorld.TestCase.settings = settings(max_examples=300, stateful_step_count=40, deadline=None)
+SlotWorld.TestCase.settings = settings(max_examples=100, stateful_step_count=40, deadline=None)
 test_given_any_interleaving_of_runs_when_they_share_slots_then_the_limit_order_and_liveness_hold = SlotWorld.TestCase

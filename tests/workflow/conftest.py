@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from distill_cli.offline.synthesis import SynthesizedApp, synthesize
+from distill_cli.offline.synthesis import SynthesizedApp
 from distill_cli.offline.world import OfflinePipeline
 
 RECORDS = 120
@@ -29,11 +29,6 @@ def write_dataset(path: Path, records: int = RECORDS, broken_line: int | None = 
             }
             out.write(json.dumps(record) + "\n")
     return path
-
-
-@pytest.fixture(scope="session")
-def synthesized() -> SynthesizedApp:
-    return synthesize()
 
 
 @pytest.fixture(scope="session")

@@ -211,7 +211,8 @@ def test_given_one_statement_removed_when_the_scenario_that_needs_it_runs_then_i
 ):
     name = request.node.callspec.params["scenario_world"]
     (_, scenario) = bound(SCENARIOS, dataset_file)[name]
-    silent = strictness.ablate(scenario_world, scenario, plan[name])
+    # The janitor's statements are all rerun, those whose refusal is recorded too: that shows the shortcut holds.
+    silent = strictness.ablate(scenario_world, scenario, plan[name], every=name == "janitor sweeps serving")
     assert not silent, "removed, yet the scenario did not fail naming the permission:\n" + "\n".join(silent)
 
 
