@@ -94,7 +94,9 @@ def facts(result: Any) -> str:
     if "recordsWritten" in result:
         return (
             f"{result['recordsWritten']} records converted ({result.get('recordsRead')} read, "
-            f"{result.get('recordsDropped', 0)} dropped, {result.get('bytesOut', 0):,} bytes) -> {result.get('datasetUri')}"
+            f"{result.get('recordsDropped', 0)} dropped, "
+            + (f"{result['recordsHeldOut']} held out for the evaluation, " if result.get("recordsHeldOut") else "")
+            + f"{result.get('bytesOut', 0):,} bytes) -> {result.get('datasetUri')}"
         )
     if "provisionedModelArn" in result:
         text = f"throughput {result.get('status')}"
@@ -131,9 +133,34 @@ def facts(result: Any) -> str:
         elif result.get("outputModelArn"):
             text += f" -> custom model {result['outputModelArn']}"
         return text
+    queue = _queue_facts(result)
+    if queue:
+        return queue
+    if "promptsUri" in result:  # Prepare the evaluation
+        return f"{result.get('prompts')} prompts to answer and judge -> {result['promptsUri']}"
+    if "batch" in result and "scored" in result:  # Answer and judge a batch
+        return f"batch {result['batch']}: {result.get('scored')} of {result.get('prompts')} prompts scored"
     # A result this trace does not know: its short scalar fields.
-    shown = [f"{k}={v}" for k, v in result.items() if isinstance(v, str | int | float | bool) and len(str(v)) <= 120]
+    shown = [f"{k}={v}" for k, v in result.items()
+             if isinstance(v, str | int | float | bool) and v != "" and len(str(v)) <= 120]  # fmt: skip
     return ", ".join(shown[:4])
+
+
+def _queue_facts(result: Mapping[str, Any]) -> str:
+    """The job queue's tasks (distill.job_slot_store): take, give back, back off."""
+    limit = f"limit {result.get('limit')}" + (f", {result['limitSource']}" if result.get("limitSource") else "")
+    if "attempt" in result and "waitSeconds" in result:
+        return f"slot given back; queueing again in {result['waitSeconds']}s (back-off {result['attempt']}, {limit})"
+    if "released" in result:
+        done = "slot given back" if result["released"] else "left the line" if result.get("leftTheLine") else "no slot held"
+        handed = f"; handed to {', '.join(result['handedTo'])}" if result.get("handedTo") else ""
+        return f"{done}{handed} ({limit})"
+    if result.get("slot") == "queued":
+        return f"#{result.get('position')} in line ({limit}); waiting to be answered"
+    if result.get("slot") == "granted":
+        waited = f" after {clock_text(result['waitedSeconds'])} in line" if result.get("waitedSeconds") else ""
+        return f"job slot granted{waited}" + (f" ({limit})" if "limit" in result else "")
+    return ""
 
 
 def _clip(text: str, length: int = 60) -> str:
