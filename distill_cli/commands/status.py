@@ -262,6 +262,8 @@ def _bucket(args: argparse.Namespace) -> str:
     """The data bucket (for a queued run's place in line); "" when it cannot be found: the rest still works."""
     from distill_cli import deployed
 
+    if getattr(args, "bucket", None):  # named: no need to find the stacks (the state machine may be unnamed)
+        return str(args.bucket)
     try:
         return deployed.find(args).bucket
     except deployed.NotDeployed:

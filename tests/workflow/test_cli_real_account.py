@@ -378,3 +378,17 @@ def test_given_only_the_pipeline_stack_when_status_then_the_data_stack_is_not_ne
 
     assert code == 0, err
     assert out[-1] == "SUCCEEDED"
+
+
+def test_given_a_run_waiting_for_a_job_slot_when_status_then_its_place_in_line_shows(capsys, offline, dataset_file):
+    # Two slots (the default when the quota cannot be read), two-hour jobs: the third and fourth runs wait.
+    pipeline = offline(job_seconds=2 * 3600)
+    key = pipeline.upload(dataset_file)
+    arns = [pipeline.start({"dataset": key, "evaluation": False}, name=f"queued-{n}") for n in range(4)]
+    pipeline.scheduler.run_until(lambda: len(pipeline.bedrock.jobs) == 2)
+    pipeline.scheduler.advance(300)
+
+    places = [_cli(capsys, "status", arn, "--bucket", pipeline.bucket)[1] for arn in arns[2:]]
+
+    assert [_status_lines(out)[0].split("queue: ", 1)[-1] for out in places] == ["#1 in line", "#2 in line"]
+    assert all("state: Wait for a job slot" in _status_lines(out)[0] for out in places)
