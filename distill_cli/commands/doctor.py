@@ -78,8 +78,9 @@ def run(args: argparse.Namespace) -> int:
             roles[STATE_MACHINE_ROLE] = found.machine_role
         checks += iam.check_roles(aws.client("iam"), plan, roles)
         checks += models.check_models(aws.client("bedrock"), plan, datetime.now(UTC))
+    limit = found.settings.max_concurrent_jobs if found.settings is not None else None
     checks += quotas.check_quotas(aws.client("service-quotas"), region, provision=args.provision,
-                                  model_units=args.model_units)  # fmt: skip
+                                  model_units=args.model_units, max_concurrent_jobs=limit)  # fmt: skip
     checks.append(quotas.on_demand_check(region, required=args.on_demand))
     heading = f"distill doctor: {found.stack} in {region}, account {found.account.account}" + (
         f" (teacher {about['teacher']}, student {about['student']})" if "teacher" in about else "")

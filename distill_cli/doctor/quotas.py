@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from distill_cli.deployed import aws_error
@@ -98,7 +98,21 @@ def quota_check(spec: QuotaSpec, quota: Mapping[str, Any] | None, default: bool,
     return fail(spec.label, detail, fix) if required else warn(spec.label, detail, fix)
 
 
-def check_quotas(client: Any, region: str, *, provision: bool, model_units: int) -> list[Check]:
+def queue_note(max_concurrent_jobs: int | str | None, jobs_quota: float | None) -> str:
+    """What the job queue (maxConcurrentJobs) makes of the jobs quota, for the quota's row; "" when unknown."""
+    if max_concurrent_jobs is None:
+        return ""
+    if max_concurrent_jobs != "auto":
+        over = jobs_quota is not None and int(max_concurrent_jobs) > jobs_quota
+        return (f"; maxConcurrentJobs {max_concurrent_jobs}" + (" is above the quota: runs over it back off and "
+                "queue again" if over else ""))  # fmt: skip
+    if jobs_quota is None:
+        return "; maxConcurrentJobs auto: the job queue will use 2 (the quota gives no value)"
+    return f"; maxConcurrentJobs auto: the job queue lets {max(1, int(jobs_quota))} run(s) have a job at once"
+
+
+def check_quotas(client: Any, region: str, *, provision: bool, model_units: int,
+                 max_concurrent_jobs: int | str | None = None) -> list[Check]:  # fmt: skip
     from botocore.exceptions import BotoCoreError, ClientError
 
     try:
@@ -120,8 +134,11 @@ def check_quotas(client: Any, region: str, *, provision: bool, model_units: int)
          model_units, provision),
     ):  # fmt: skip
         quota = found[spec] or find(defaults, spec)
-        rows.append(quota_check(spec, quota, found[spec] is None and quota is not None, region, needed=needed,
-                                required=required, consequence=consequence))  # fmt: skip
+        row = quota_check(spec, quota, found[spec] is None and quota is not None, region, needed=needed,
+                          required=required, consequence=consequence)  # fmt: skip
+        if spec is JOBS:
+            row = replace(row, detail=row.detail + queue_note(max_concurrent_jobs, _value(quota) if quota else None))
+        rows.append(row)
     return rows
 
 

@@ -117,7 +117,8 @@ def test_given_a_ready_account_when_doctor_runs_with_json_then_the_checks_are_ma
     assert code == 0 and report["ready"] is True and report["verdict"] == "READY"
     assert (report["teacher"], report["student"], report["region"]) == (TEACHER, STUDENT, "us-east-1")
     checks = {c["check"]: c for c in report["checks"]}
-    assert checks["quota: customization jobs"]["detail"].endswith(": 2")
+    assert checks["quota: customization jobs"]["detail"].endswith(
+        ": 2; maxConcurrentJobs auto: the job queue lets 2 run(s) have a job at once")
     assert checks["trust"]["detail"] == ("each of the 25 roles may be assumed by its service (bedrock.amazonaws.com, "
                                          "lambda.amazonaws.com, states.amazonaws.com)")
     assert "(lambda 19, logs 8, xray 2)" in checks["role: state machine"]["detail"]

@@ -135,3 +135,16 @@ def test_given_long_cells_when_tabled_then_they_wrap_inside_their_columns() -> N
     assert continuation[:detail_at].strip() == ""  # no check or status on a wrapped line
     assert "".join(line[detail_at:fix_at].strip() for line in lines[1:]).replace(" ", "") == \
         f"denies s3:ListBucket on {arn}".replace(" ", "")
+
+
+@pytest.mark.parametrize(("configured", "quota", "says"), [
+    ("auto", 5.0, "; maxConcurrentJobs auto: the job queue lets 5 run(s) have a job at once"),
+    ("auto", None, "; maxConcurrentJobs auto: the job queue will use 2 (the quota gives no value)"),
+    (3, 5.0, "; maxConcurrentJobs 3"),
+    (8, 5.0, "; maxConcurrentJobs 8 is above the quota: runs over it back off and queue again"),
+    (None, 5.0, ""),
+])  # fmt: skip
+def test_given_the_job_queue_setting_when_the_jobs_quota_row_is_written_then_it_says_what_the_queue_will_do(
+    configured, quota, says
+):
+    assert quotas.queue_note(configured, quota) == says
