@@ -309,8 +309,10 @@ class RunPlan:
 
     def _notify_failure(self) -> list[Call]:
         pt = self.throughput_arn
+        job = {"jobIdentifier": self.job_arn}  # an aborted run's job is stopped if it still runs
         return [Call("stepfunctions", "GetExecutionHistory", {"executionArn": self.run.execution_arn}),
                 self._s3("DeleteObject", self._token_key), *self._job_queue(),
+                Call("bedrock", "GetModelCustomizationJob", job), Call("bedrock", "StopModelCustomizationJob", job),
                 Call("bedrock", "ListProvisionedModelThroughputs", {}),
                 Call("bedrock", "ListTagsForResource", {"resourceARN": pt}),
                 Call("bedrock", "DeleteProvisionedModelThroughput", {"provisionedModelId": pt}),

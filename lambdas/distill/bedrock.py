@@ -142,6 +142,20 @@ def describe_job(job_arn: str) -> JobSnapshot:
     )
 
 
+def stop_job_if_active(job_arn: str) -> bool:
+    """Stop the job if it still runs ("Stops an active model customization job", API reference); True when it
+    was stopped. A job that ended meanwhile is refused (ValidationException or ConflictException: the
+    reference does not say which), which is no error here."""
+    if describe_job(job_arn).status != "InProgress":
+        return False
+    try:
+        with _translated("StopModelCustomizationJob"):
+            _bedrock().stop_model_customization_job(jobIdentifier=job_arn)
+    except BedrockRejected:
+        return False
+    return True
+
+
 def create_provisioned_throughput(plan: ProvisioningPlan, model_arn: str, tags: dict[str, str]) -> str:
     request: dict[str, Any] = {
         "clientRequestToken": plan.client_request_token,

@@ -4,7 +4,7 @@ An EventBridge rule on the state machine's "Execution Status Change" events call
 can end badly is covered (a Fail state, an uncaught error, the execution timeout, a person pressing Stop)
 without a Catch on every state. It finds the state that failed, writes the run's summary, tells the
 notification topic, and deletes provisioned throughput the run created without a commitment (the cost guard:
-a failed run must not leave something billing by the hour).
+a failed run must not leave something billing by the hour). An aborted run's job, if it still runs, is stopped.
 
 On-demand custom model deployments are left alone: they bill per token processed, nothing by the hour, so a
 failed run's deployment costs nothing while unused (`distill cleanup` lists and deletes them).
@@ -69,12 +69,15 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
     job_arn = started_job(arn)
     if job_arn:
         job_waits.forget(settings, job_arn)  # a run that ended while it waited leaves no token behind
+    # A person stopped the run: its job must not train (and bill) on for nobody.
+    stopped = bool(job_arn) and detail.get("status") == "ABORTED" and bedrock.stop_job_if_active(job_arn)
     # Its job slot goes back (or its place in line), whatever way it ended: the next run in line gets it.
     from distill import job_slot_store
 
     slot = job_slot_store.release(settings, arn)
     report = summary.failure_summary(detail, state, error, cause, places.reports.uri)
     report["throughputDeleted"] = guarded
+    report["jobStopped"] = job_arn if stopped else ""
     report["jobSlot"] = {k: slot.get(k) for k in ("released", "leftTheLine", "handedTo")}
     aws.client("s3").put_object(
         Bucket=places.bucket,
@@ -86,6 +89,8 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
         subject, body = summary.failure_message(report, console_url(arn))
         if guarded:
             body += "\n\nDeleted provisioned throughput this run had created (no commitment): " + ", ".join(guarded)
+        if stopped:
+            body += f"\n\nStopped the distillation job this aborted run had started: {job_arn}"
         aws.client("sns").publish(TopicArn=settings.notification_topic_arn, Subject=subject, Message=body)
     return report
 

@@ -168,6 +168,13 @@ def _operations(self: Any, bucket: s3.IBucket, topic: sns.ITopic, config: Pipeli
         conditions={"StringEquals": {f"aws:ResourceTag/{marker_key}": marker_value}},
     ))  # fmt: skip
 
+    # A run a person aborted: its job is looked at and stopped if it still runs (the job ARN is the run's own).
+    self.notify_failure.add_to_role_policy(iam.PolicyStatement(
+        sid="StopTheAbortedRunsJob", resources=[bedrock_arn(self, "model-customization-job")],
+        actions=["bedrock:GetModelCustomizationJob", "bedrock:StopModelCustomizationJob"],
+    ))  # fmt: skip
+
+
 def _job_waits(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
     """The run's task token waits under waits/ for the job's state-change event (distill.job_waits)."""
     waits = config.layout.waits_prefix

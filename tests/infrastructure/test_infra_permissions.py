@@ -193,7 +193,11 @@ def test_given_default_config_when_synthesized_then_each_function_has_only_its_b
         "bedrock:ListProvisionedModelThroughputs",
         "bedrock:ListTagsForResource",
         "bedrock:DeleteProvisionedModelThroughput",
+        "bedrock:GetModelCustomizationJob",  # an aborted run's job is stopped if it still runs
+        "bedrock:StopModelCustomizationJob",
     }
+    assert synth.allowed(_role_of(synth, "NotifyFailure"), "bedrock:StopModelCustomizationJob") == {
+        f"{PREFIX}:model-customization-job/*"}  # fmt: skip
     # Converse on whatever serves the model: a provisioned model or an on-demand deployment.
     assert synth.allowed(_role_of(synth, "TryModel"), "bedrock:InvokeModel") == {
         f"{PREFIX}:provisioned-model/*",

@@ -70,3 +70,25 @@ def test_given_a_run_whose_failure_notice_was_lost_when_the_janitor_runs_then_it
         assert swept.ok and len(swept.result["jobSlots"]["swept"]) == 1, swept.error or swept.result
         assert result.succeeded, result.message
         assert result.seconds_in("Wait for a job slot") < 2 * 3600  # freed by the sweep, not by a 4 h job
+
+
+def test_given_a_run_aborted_while_its_job_trains_when_the_notifier_runs_then_the_job_is_stopped_and_said(
+    synthesized, dataset_file
+):
+    # Nothing keeps billing for a run a person stopped: its job is stopped too (the janitor's neighbour duty).
+    with OfflinePipeline(synthesized=synthesized, job_seconds=6 * 3600) as world:
+        arn = world.start({"dataset": world.upload(dataset_file), "evaluation": False}, name="stopped-by-hand")
+        world.scheduler.run_until(lambda: len(world.bedrock.jobs) == 1)
+        world.scheduler.advance(900)
+
+        before = len(world.bus.deliveries)
+        world.sfn.stop_execution(executionArn=arn)
+        (notified,) = [d for d in world.settle(world.bus.deliveries[before:]) if d.module == "notify_failure"]
+
+        (job,) = world.bedrock.jobs.values()
+        assert notified.ok and notified.result["jobStopped"] == job.arn, notified.error
+        assert world.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+        assert world.bedrock.get_model_customization_job(jobIdentifier=job.arn)["status"] == "Stopped"
+        (notice,) = [n for n in world.published() if "stopped-by-hand" in n["Message"]]
+        assert f"Stopped the distillation job this aborted run had started: {job.arn}" in notice["Message"]
+        assert world.read_json("queue/ledger.json")["running"] == {}

@@ -166,7 +166,14 @@ class JobsMixin:
         s: Any = self
         s._enter("StopModelCustomizationJob", params)
         with s._lock:
-            self._find_job(params["jobIdentifier"]).outcome = "stopped"
+            job = self._find_job(params["jobIdentifier"])
+            job.now = s._now()
+            if job.done:  # "Stops an active model customization job" (API reference); the code is our guess
+                raise s._error("ValidationException", f"Job {job.arn} is not in progress", "StopModelCustomizationJob")
+            # It ends now, Stopped, and says so by its state-change event like any other end.
+            job.outcome, job.seconds = "stopped", max(0.0, job.now - job.created)
+            if s.later is not None:
+                s.later(0, lambda: self._announce(job))
             return {}
 
     def _announce(self, job: Job) -> None:
