@@ -9,24 +9,7 @@ from hypothesis import strategies as st
 
 from distill.evaluation.holdout import HoldoutPolicy, choose
 from distill.holdout_sink import HoldoutSink
-
-
-class Memory:
-    def __init__(self) -> None:
-        self.data, self.state = bytearray(), "open"
-
-    def write(self, data: bytes) -> None:
-        assert self.state == "open"
-        self.data += data
-
-    def commit(self) -> None:
-        self.state = "committed"
-
-    def abort(self) -> None:
-        self.state = "aborted"
-
-    def lines(self) -> list[str]:
-        return bytes(self.data).decode().splitlines()
+from tests.support.memory_io import MemorySink
 
 
 def _line(text: str) -> str:
@@ -35,8 +18,8 @@ def _line(text: str) -> str:
                                     {"role": "assistant", "content": [{"text": "ok"}]}]})  # fmt: skip
 
 
-def _split(lines: list[str], cuts: list[int]) -> tuple[Memory, Memory]:
-    training, holdout = Memory(), Memory()
+def _split(lines: list[str], cuts: list[int]) -> tuple[MemorySink, MemorySink]:
+    training, holdout = MemorySink(), MemorySink()
     sink = HoldoutSink(training, holdout, HoldoutPolicy())
     data = "".join(line + "\n" for line in lines).encode()
     start = 0

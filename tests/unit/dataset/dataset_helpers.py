@@ -1,4 +1,4 @@
-"""Small generated datasets and in-memory sources/sinks for the dataset tests."""
+"""Small generated datasets for the dataset tests, and a run of the engine on them in memory."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from distill.dataset import ConvertOptions, DatasetReport, DatasetRules, convert
+from tests.support.memory_io import MemorySink, MemorySource
 
 SCHEMA = "bedrock-conversation-2024"
 
@@ -50,34 +51,6 @@ def jsonl(lines: list[bytes], newline: bytes = b"\n") -> bytes:
 def write_records(path: Path, count: int = 100, line=pc_line) -> Path:
     path.write_bytes(jsonl(dataset(count, line)))
     return path
-
-
-class MemorySource:
-    def __init__(self, name: str, data: bytes) -> None:
-        self.name = name
-        self.data = data
-
-    def open(self) -> io.BytesIO:
-        return io.BytesIO(self.data)
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.state = "open"
-
-    def write(self, data: bytes) -> None:
-        assert self.state == "open"
-        self.data += data
-
-    def commit(self) -> None:
-        self.state = "committed"
-
-    def abort(self) -> None:
-        self.state = "aborted"
-
-    def records(self) -> list[Any]:
-        return [json.loads(line) for line in bytes(self.data).splitlines()]
 
 
 def run(

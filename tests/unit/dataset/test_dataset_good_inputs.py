@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from distill.dataset import AtomicFileSink, ConvertOptions, DatasetRules, convert, local_sources
+from tests.support.memory_io import MemorySource
 from tests.unit.dataset.dataset_helpers import (
-    MemorySource,
     chat_line,
     conversation_line,
     dataset,

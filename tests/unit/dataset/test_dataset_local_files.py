@@ -10,7 +10,8 @@ import pytest
 
 from distill.dataset import AtomicFileSink, convert, local_sources
 from distill.dataset.engine import CHUNK_SIZE
-from tests.unit.dataset.dataset_helpers import MemorySource, dataset, jsonl, write_records
+from tests.support.memory_io import MemorySource
+from tests.unit.dataset.dataset_helpers import dataset, jsonl, write_records
 
 
 class WatchedSink(AtomicFileSink):

@@ -122,33 +122,3 @@ def tagged(count: int, value: str = "support", start: int = 0, **options: Any) -
 def options(selection: Any = None, teacher: str | None = TEACHER, use_prompt_response: bool = False, **more: Any):
     parsed = parse_filter(selection) if selection is not None else None
     return ProfileOptions(parsed, teacher, use_prompt_response, **more)
-
-
-class MemorySource:
-    def __init__(self, name: str, data: bytes) -> None:
-        self.name = name
-        self.data = data
-        self.opened = 0
-
-    def open(self) -> io.BytesIO:
-        self.opened += 1
-        return io.BytesIO(self.data)
-
-
-class MemorySink:
-    def __init__(self) -> None:
-        self.data = bytearray()
-        self.state = "open"
-
-    def write(self, data: bytes) -> None:
-        assert self.state == "open"
-        self.data += data
-
-    def commit(self) -> None:
-        self.state = "committed"
-
-    def abort(self) -> None:
-        self.state = "aborted"
-
-    def records(self) -> list[Any]:
-        return [json.loads(text) for text in bytes(self.data).splitlines()]

@@ -14,11 +14,10 @@ from distill.dataset import AtomicFileSink, ConvertOptions, convert
 from distill.invocation_logs import export, holdout_path, local_log_files
 from distill.invocation_logs.exporter import in_holdout
 from distill.invocation_logs.records import prompt_key
+from tests.support.memory_io import MemorySink, MemorySource
 from tests.unit.invocation_logs.logs_helpers import (
     SAMPLE,
     SUPPORT,
-    MemorySink,
-    MemorySource,
     converse,
     message,
     ndjson,

@@ -11,11 +11,11 @@ import pytest
 
 from distill.invocation_logs import ProfileOptions, local_log_files, profile
 from distill.invocation_logs.counting import MetadataStats, TopValues
+from tests.support.memory_io import MemorySource
 from tests.unit.invocation_logs.logs_helpers import (
     SAMPLE,
     SUPPORT,
     TEACHER,
-    MemorySource,
     converse,
     ndjson,
     options,

@@ -12,7 +12,8 @@ from hypothesis import strategies as st
 
 from distill.invocation_logs import InvalidRecords, local_log_files, read_records
 from distill.invocation_logs.streams import Values
-from tests.unit.invocation_logs.logs_helpers import MemorySource, converse, gz, line, ndjson, write_logs
+from tests.support.memory_io import MemorySource
+from tests.unit.invocation_logs.logs_helpers import converse, gz, line, ndjson, write_logs
 
 
 def read(sources: list, on_invalid: str = "drop", max_record_bytes: int = 4 << 20) -> tuple[list, InvalidRecords]:
