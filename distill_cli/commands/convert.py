@@ -9,6 +9,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from distill_cli.commands.validate import (
@@ -41,7 +42,7 @@ def run(args: argparse.Namespace) -> int:
     try:
         system_prompt = _system_prompt(args)
         sources = open_sources(args.input)
-        sink = _sink(args.output, sources)
+        sink = output_sink(args.output, sources)
     except UsageError as error:
         return usage_error("convert", str(error))
     options = ConvertOptions(args.input_format, args.on_invalid, system_prompt)
@@ -63,7 +64,9 @@ def _system_prompt(args: argparse.Namespace) -> str:
         raise UsageError(f"--system-prompt-file: {error}") from None
 
 
-def _sink(output: str, sources: list[Any]) -> Sink:
+def output_sink(output: str, sources: Sequence[Any] = ()) -> Sink:
+    """Where OUT goes: an S3 multipart upload or a file written atomically; refuses a folder, a missing folder
+    and any of ``sources`` (the input is never modified). Also `distill logs export`'s."""
     if output.startswith("s3://"):
         from distill import aws
         from distill.dataset import S3MultipartSink

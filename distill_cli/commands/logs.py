@@ -12,15 +12,14 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 from typing import TYPE_CHECKING, Any
 
+from distill_cli.commands.convert import output_sink
 from distill_cli.commands.validate import UsageError, usage_error
 
 if TYPE_CHECKING:
-    from distill.dataset import Sink
     from distill.invocation_logs import LogProfile
     from distill.invocation_logs.counting import TopValues
 
@@ -196,8 +195,8 @@ def _export(args: argparse.Namespace) -> int:
         raise UsageError(f"{args.output}: OUT must end with .jsonl")
     files = _files(args.source)
     held = holdout_path(args.output)
-    sink = _sink(args.output)
-    holdout_sink = _sink(held) if args.holdout > 0 else None
+    sink = output_sink(args.output)
+    holdout_sink = output_sink(held) if args.holdout > 0 else None
     progress = _Progress()
     try:
         report = _reading(
@@ -231,25 +230,6 @@ def _export(args: argparse.Namespace) -> int:
         lines.append(f"nothing written: {report.message}")
     print("\n".join(lines), file=sys.stderr if args.json else sys.stdout)
     return 0 if report.ok else 1
-
-
-def _sink(output: str) -> Sink:
-    if output.startswith("s3://"):
-        from distill import aws
-        from distill.dataset import S3MultipartSink
-
-        try:
-            return S3MultipartSink(aws.client("s3"), output)
-        except ValueError as error:
-            raise UsageError(str(error)) from None
-    from distill.dataset import AtomicFileSink
-
-    if os.path.isdir(output):
-        raise UsageError(f"{output} is a folder; OUT must be a file")
-    parent = os.path.dirname(output) or "."
-    if not os.path.isdir(parent):
-        raise UsageError(f"{parent}: no such folder for OUT")
-    return AtomicFileSink(output)
 
 
 # --- shared --------------------------------------------------------------------------------------------------------
