@@ -11,8 +11,9 @@ answered, and the judge call as a function).
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from distill.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from distill.evaluation.calls import Call
@@ -34,16 +35,7 @@ _LAZY = {
     "results": ('PromptResult', 'evaluate'),
     "verdict": ('Evaluation', 'Gate', 'Models', 'Verdict', 'decide', 'summarize', 'to_dict'),
 }  # fmt: skip
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -10,10 +10,11 @@ msgspec and the standard library only; the S3 readers take a client, so importin
 
 from __future__ import annotations
 
-import importlib
 import re
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
+
+from distill.lazy import lazy_exports
 
 if TYPE_CHECKING:
     from distill.invocation_logs.conversation import NOT_USABLE, Extracted, extract
@@ -47,16 +48,7 @@ _LAZY = {
     "reader": ("InvalidRecords", "local_log_files", "read_records", "s3_log_files"),
     "records": ("AnyRecord", "LogRecord", "RawLogRecord", "decode_record"),
 }  # fmt: skip
-_WHERE = {name: module for module, names in _LAZY.items() for name in names}
-
-
-def __getattr__(name: str) -> Any:
-    module = _WHERE.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_exports(__name__, _LAZY, globals())
 
 
 # Converse / ConverseStream ``requestMetadata`` (botocore bedrock-runtime 2023-09-30, shape RequestMetadata):
