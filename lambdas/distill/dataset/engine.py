@@ -14,14 +14,11 @@ from typing import Any, Protocol
 
 import msgspec
 
+from distill.dataset.chunks import source_pieces
 from distill.dataset.fastpath import Templates
 from distill.dataset.formats import CONVERTERS, Invalid, depth, detect, json_type
 from distill.dataset.report import DATASET_KINDS, DatasetReport, RecordError
 from distill.dataset.rules import ConvertOptions, DatasetRules
-
-CHUNK_SIZE = 1 << 20
-_BOM = b"\xef\xbb\xbf"
-_GZIP_MAGIC = b"\x1f\x8b"
 
 
 class Source(Protocol):
@@ -155,30 +152,19 @@ class _Run:
             raise
 
     def _chunks(self, source: Source, name: str) -> Iterator[bytes]:
-        """Raw chunks of one source, gunzipped when needed, BOM removed, counted against the size limit."""
-        stream = source.open()
+        """The source's bytes (distill.dataset.chunks), counted against the size limit."""
+        pieces = source_pieces(source, name)
         try:
-            first = stream.read(CHUNK_SIZE)
-            pieces = (
-                _gunzip(first, stream) if name.endswith(".gz") or first[:2] == _GZIP_MAGIC else _plain(first, stream)
-            )
-            at_start = True
             report, limit, progress = self.report, self.rules.max_total_bytes, self.progress
             for piece in pieces:
-                if at_start:
-                    piece = piece.removeprefix(_BOM)
-                    at_start = len(piece) == 0
                 report.bytes_in += len(piece)
                 if report.bytes_in > limit:
                     raise _Stop
                 if progress is not None:
                     progress(report.bytes_in)
-                if piece:
-                    yield piece
+                yield piece
         finally:
-            close = getattr(stream, "close", None)
-            if close is not None:
-                close()
+            pieces.close()  # closes the source's stream now, not when the generator is collected
 
     # --- one record --------------------------------------------------------------------------------
     def record(self, name: str, line_no: int, line: bytes) -> None:
@@ -322,42 +308,6 @@ class _Run:
             report.first_error = str(self.first_failure or report.errors[0])
         report.elapsed_seconds = time.perf_counter() - self.started
         return report
-
-
-def _plain(first: bytes, stream: Any) -> Iterator[bytes]:
-    chunk = first
-    while chunk:
-        yield chunk
-        chunk = stream.read(CHUNK_SIZE)
-
-
-def _gunzip(first: bytes, stream: Any) -> Iterator[bytes]:
-    """Decompress in pieces of at most CHUNK_SIZE, so a small gzip bomb cannot fill memory at once.
-    Concatenated gzip members (as ``cat a.gz b.gz`` makes) are read one after the other."""
-    inflater = zlib.decompressobj(wbits=31)
-    data, fed = first, False
-    while True:
-        if not data:
-            data = stream.read(CHUNK_SIZE)
-            if not data:
-                break
-        fed = True
-        while data:
-            piece = inflater.decompress(data, CHUNK_SIZE)
-            if piece:
-                yield piece
-            if inflater.eof:
-                data = inflater.unused_data
-                fed = bool(data)
-                inflater = zlib.decompressobj(wbits=31)
-            else:
-                data = inflater.unconsumed_tail
-    if fed:
-        rest = inflater.flush()
-        if rest:
-            yield rest
-        if not inflater.eof:
-            raise zlib.error("the gzip stream is truncated")
 
 
 def _dataset_name(names: list[str]) -> str:

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from distill.dataset.engine import CHUNK_SIZE, _gunzip, _plain  # the dataset engine's bounded readers
+from distill.dataset.chunks import source_pieces
 from distill.dataset.local import LocalFileSource
 from distill.dataset.report import RecordError
 from distill.dataset.s3 import S3ObjectSource
@@ -32,8 +32,6 @@ from distill.locations import S3Location
 LOG_SUFFIXES = (".json.gz", ".json")
 ON_INVALID = ("fail", "drop")
 MAX_RECORD_BYTES = 4 * 1024 * 1024  # inline bodies are at most 100 KB each; a longer record is skipped
-_GZIP_MAGIC = b"\x1f\x8b"
-_BOM = b"\xef\xbb\xbf"
 
 
 @dataclass
@@ -138,7 +136,7 @@ def _file_records(file: Any, invalid: InvalidRecords, max_bytes: int) -> Iterato
     held: tuple[int, InvalidLine] | None = None  # a first line cut short: a broken record, or a multi-line value?
     first = True
     try:
-        for line_no, line in lines.split(_chunks(file)):
+        for line_no, line in lines.split(source_pieces(file, file.name)):
             try:
                 record = decode_record(line)
             except InvalidLine as bad:
@@ -173,7 +171,7 @@ def _stream_records(file: Any, invalid: InvalidRecords, max_bytes: int) -> Itera
     name = file.name
     scanner = Values(max_bytes)
     try:
-        for line_no, value in scanner.split(_chunks(file)):
+        for line_no, value in scanner.split(source_pieces(file, file.name)):
             try:
                 yield Located(name, line_no, decode_record(value))
             except InvalidLine as bad:
@@ -184,26 +182,6 @@ def _stream_records(file: Any, invalid: InvalidRecords, max_bytes: int) -> Itera
         _too_long(invalid, name, too_long.line, max_bytes, "; the rest of this file is skipped")
     except Unfinished as unfinished:
         invalid.add(name, unfinished.line, "", "invalid-json", "not valid JSON: the file ends inside a JSON value")
-
-
-def _chunks(file: Any) -> Iterator[bytes]:
-    """The file's bytes in pieces of at most CHUNK_SIZE, gunzipped when it is gzip, without a BOM."""
-    stream = file.open()
-    try:
-        first = stream.read(CHUNK_SIZE)
-        gzipped = file.name.endswith(".gz") or first[:2] == _GZIP_MAGIC
-        pieces = _gunzip(first, stream) if gzipped else _plain(first, stream)
-        at_start = True
-        for piece in pieces:
-            if at_start:
-                piece = piece.removeprefix(_BOM)
-                at_start = not piece
-            if piece:
-                yield piece
-    finally:
-        close = getattr(stream, "close", None)
-        if close is not None:
-            close()
 
 
 def _too_long(invalid: InvalidRecords, name: str, line: int, max_bytes: int, more: str = "") -> None:

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from distill.dataset import AtomicFileSink, convert, local_sources
-from distill.dataset.engine import CHUNK_SIZE
+from distill.dataset.chunks import CHUNK_SIZE
 from tests.support.memory_io import MemorySource
 from tests.unit.dataset.dataset_helpers import dataset, jsonl, write_records
 
