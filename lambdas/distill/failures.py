@@ -17,6 +17,7 @@ import json
 from typing import Any
 
 from distill import aws, bedrock, job_waits, naming, summary
+from distill.errors import PipelineError
 from distill.locations import RunLocations
 from distill.settings import PipelineSettings
 
@@ -71,14 +72,11 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
         job_waits.forget(settings, job_arn)  # a run that ended while it waited leaves no token behind
     # A person stopped the run: its job must not train (and bill) on for nobody.
     stopped = bool(job_arn) and detail.get("status") == "ABORTED" and bedrock.stop_job_if_active(job_arn)
-    # Its job slot goes back (or its place in line), whatever way it ended: the next run in line gets it.
-    from distill import job_slot_store
-
-    slot = job_slot_store.release(settings, arn)
+    slot = _give_back_slot(settings, arn)
     report = summary.failure_summary(detail, state, error, cause, places.reports.uri)
     report["throughputDeleted"] = guarded
     report["jobStopped"] = job_arn if stopped else ""
-    report["jobSlot"] = {k: slot.get(k) for k in ("released", "leftTheLine", "handedTo")}
+    report["jobSlot"] = {k: slot[k] for k in ("released", "leftTheLine", "handedTo", "error") if k in slot}
     aws.client("s3").put_object(
         Bucket=places.bucket,
         Key=places.summary.key,
@@ -93,6 +91,19 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
             body += f"\n\nStopped the distillation job this aborted run had started: {job_arn}"
         aws.client("sns").publish(TopicArn=settings.notification_topic_arn, Subject=subject, Message=body)
     return report
+
+
+def _give_back_slot(settings: PipelineSettings, execution_arn: str) -> dict[str, Any]:
+    """The run's job slot goes back (or its place in line), whatever way it ended: the next run in line gets it.
+    Best effort: the notice matters more, and the hourly janitor frees a slot whose run has ended."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    from distill import job_slot_store
+
+    try:
+        return job_slot_store.release(settings, execution_arn)
+    except (PipelineError, ClientError, BotoCoreError, ValueError) as trouble:  # ValueError: a damaged ledger
+        return {"error": f"{type(trouble).__name__}: {trouble}"[:500]}
 
 
 def _stop_throughput_of(run_id: str) -> list[str]:

@@ -156,7 +156,7 @@ def _quota_value(quotas: Any, method: str, problems: list[str]) -> float | None:
     except ClientError as error:
         problems.append(f"{method}: {error.response.get('Error', {}).get('Code', '')}")
         return None
-    except (BotoCoreError, Exception) as error:  # the quota is read best effort: a safe default replaces it
+    except BotoCoreError as error:  # the quota is read best effort: a safe default replaces it
         problems.append(f"{method}: {type(error).__name__}: {error}"[:300])
         return None
     value = (quota.get("Quota") or {}).get("Value")

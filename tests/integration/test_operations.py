@@ -345,6 +345,23 @@ def test_given_a_failed_execution_when_notified_then_state_error_and_cause_are_t
     assert summary["status"] == "TIMED_OUT" and summary["throughputDeleted"] == [arn]
 
 
+def test_given_a_job_queue_that_cannot_be_changed_when_a_run_fails_then_the_notice_still_goes_out(ops: World) -> None:
+    # The slot is given back best effort: the hourly janitor frees it later; the notice and summary must not wait.
+    ops.s3.put_object(Bucket=BUCKET, Key="queue/ledger.json", Body=b"not a ledger")
+    clients = {"s3": ops.s3, "bedrock": ops.bedrock, "sns": ops.topic,
+               "stepfunctions": _history_client("Prepare dataset", "DatasetInvalid", "line 3: not JSON",
+                                                after="Check run settings")}  # fmt: skip
+    aws.use_factory(clients.__getitem__)
+    event = {"detail": {"executionArn": EXECUTION_ARN, "name": "run-1", "status": "FAILED", "error": None,
+                        "cause": None}}  # fmt: skip
+
+    report = notify_failure.handler(event, ops.context)
+
+    assert "is not a job-slot ledger" in report["jobSlot"]["error"]
+    [notice] = ops.topic.published  # type: ignore[attr-defined]
+    assert "line 3: not JSON" in notice["Message"]
+
+
 def test_given_a_throughput_with_a_commitment_when_its_run_fails_then_it_is_not_deleted(ops: World) -> None:
     ops.upload("incoming/tickets.jsonl", records(120))
     ops.bedrock.job_checks = 1
