@@ -19,6 +19,7 @@ from typing import Any, Protocol
 
 from distill_cli.offline.asl import conditions, paths
 from distill_cli.offline.asl import errors as E
+from distill_cli.offline.asl.definition import STATE_TYPES, check_definition, lambda_target
 from distill_cli.offline.asl.errors import DefinitionError, StatesError
 from distill_cli.offline.asl.execution import Execution, as_json, utc
 from distill_cli.offline.clock import Scheduler, Signal, Task, Wait
@@ -27,7 +28,6 @@ from distill_cli.offline.clock import Scheduler, Signal, Task, Wait
 # https://docs.aws.amazon.com/step-functions/latest/dg/service-quotas.html
 PAYLOAD_LIMIT = 256 * 1024
 LAMBDA_INVOKE = "arn:aws:states:::lambda:invoke"
-STATE_TYPES = ("Task", "Wait", "Choice", "Pass", "Succeed", "Fail", "Map")
 Steps = Generator[Wait, Any, Any]
 
 
@@ -67,25 +67,8 @@ class Interpreter:
         self.on_end: list[Callable[[Execution], None]] = []
 
     # --- executions ----------------------------------------------------------------------------------
-    @staticmethod
-    def check(machine: Mapping[str, Any], where: str = "the state machine") -> None:
-        """Refuse (DefinitionError) a definition using what this interpreter does not implement -- before anything
-        runs, as CreateStateMachine validates a definition -- rather than run part of it and guess."""
-        if machine.get("QueryLanguage", "JSONPath") != "JSONPath":
-            raise DefinitionError(f"{where}: only JSONPath state machines are interpreted offline")
-        for name, state in dict(machine.get("States") or {}).items():
-            kind = state.get("Type")
-            if kind not in STATE_TYPES:
-                raise DefinitionError(f"state {name!r}: type {kind} is not interpreted offline")
-            if state.get("QueryLanguage", "JSONPath") != "JSONPath":
-                raise DefinitionError(f"state {name!r}: only JSONPath states are interpreted offline")
-            if kind == "Task" and _lambda_target(str(state.get("Resource"))) is None:
-                raise DefinitionError(f"state {name!r}: resource {state.get('Resource')} is not interpreted offline")
-            if kind == "Map":
-                processor = state.get("ItemProcessor") or state.get("Iterator")
-                if not processor or processor.get("ProcessorConfig", {}).get("Mode", "INLINE") != "INLINE":
-                    raise DefinitionError(f"state {name!r}: only an inline Map is interpreted offline")
-                Interpreter.check(processor, f"the Map state {name!r}")
+    # CreateStateMachine refuses what the interpreter does not implement (asl/definition.py), before anything runs.
+    check = staticmethod(check_definition)
 
     def start(self, execution: Execution, definition: Mapping[str, Any]) -> Task:
         task = self.scheduler.spawn(self._execute(execution, definition), name=execution.arn)
@@ -245,9 +228,9 @@ class Interpreter:
         payload = paths.render(state["Parameters"], data, task_ctx) if "Parameters" in state else data
         self._limit(payload, name)
         timeout = float(state.get("TimeoutSeconds", 99_999_999))
-        if _lambda_target(resource) == "function":
+        if lambda_target(resource) == "function":
             return (yield from self._direct_lambda(name, resource, payload, timeout, ex))
-        if _lambda_target(resource) == "integration":
+        if lambda_target(resource) == "integration":
             return (yield from self._lambda_integration(name, resource, payload, state, token, ex))
         raise DefinitionError(f"state {name!r}: resource {resource} is not interpreted offline")
 
@@ -404,15 +387,6 @@ class Interpreter:
         if len(as_json(value).encode()) > PAYLOAD_LIMIT:
             raise StatesError(E.DATA_LIMIT, f"The state/task '{where}' returned a result with a size exceeding the "
                                             "maximum number of bytes service limit.")  # fmt: skip
-
-
-def _lambda_target(resource: str) -> str | None:
-    """'function' for a Lambda function's ARN, 'integration' for lambda:invoke[.waitForTaskToken], else None."""
-    if resource.startswith("arn:aws:lambda:") or (":lambda:" in resource and ":function:" in resource):
-        return "function"
-    if resource.split(":states:::", 1)[-1] in ("lambda:invoke", "lambda:invoke.waitForTaskToken"):
-        return "integration"
-    return None
 
 
 class _Aborted(Exception):
