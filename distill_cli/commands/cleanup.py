@@ -62,19 +62,19 @@ def run(args: argparse.Namespace, ask: Any = input) -> int:
     if getattr(args, "json", False):
         print("distill cleanup: --json goes with --expired", file=sys.stderr)
         return 2
-    from distill import bedrock
+    from distill import bedrock, serving_inventory
     from distill.settings import PIPELINE_TAG
 
     now = datetime.now(UTC)
     found: list[_Found] = []
-    for pt in bedrock.pipeline_throughputs(*PIPELINE_TAG):
+    for pt in serving_inventory.pipeline_throughputs(*PIPELINE_TAG):
         cost = f"${pt.model_units * args.unit_price:.2f}/h" if args.unit_price else "cost: see --unit-price"
         commitment = (
             f"commitment {pt.commitment} (cannot be deleted before its term)" if pt.commitment else "no commitment"
         )
         line = f"{pt.name}  {pt.status}  {pt.model_units} unit(s)  age {_age(pt.created, now)}  {cost}  {commitment}"
         found.append(_Found(pt.name, pt.arn, line, None if pt.commitment else bedrock.delete_provisioned_throughput))
-    for deployment in bedrock.pipeline_deployments(*PIPELINE_TAG):
+    for deployment in serving_inventory.pipeline_deployments(*PIPELINE_TAG):
         line = (
             f"{deployment.name}  {deployment.status}  on-demand deployment  age {_age(deployment.created, now)}  "
             "billed per token (no hourly charge)"

@@ -13,7 +13,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any
 
 from distill import aws
 from distill.errors import BedrockAccessDenied, BedrockRejected, BedrockThrottled, JobQuotaInUse, QuotaExceeded
@@ -33,7 +33,8 @@ _REJECTED = {"ValidationException", "ConflictException", "ResourceNotFoundExcept
 
 
 @contextmanager
-def _translated(action: str) -> Iterator[None]:
+def translated(action: str) -> Iterator[None]:
+    """Bedrock's error codes as the pipeline's errors (see the module's notes)."""
     from botocore.exceptions import ClientError
 
     try:
@@ -93,7 +94,7 @@ def start_distillation_job(run: ResolvedRun, role_arn: str, kms_key_arn: str = "
     Bedrock return the job it already started instead of a second one."""
     request = customization_job_request(run, role_arn, kms_key_arn)
     try:
-        with _translated("CreateModelCustomizationJob"):
+        with translated("CreateModelCustomizationJob"):
             return str(_bedrock().create_model_customization_job(**request)["jobArn"])
     except QuotaExceeded as full:  # the run holds a job slot: something else uses the quota; queue again
         raise JobQuotaInUse(str(full)) from None
@@ -129,16 +130,16 @@ class JobSnapshot:
 
 
 def describe_job(job_arn: str) -> JobSnapshot:
-    with _translated("GetModelCustomizationJob"):
+    with translated("GetModelCustomizationJob"):
         job = _bedrock().get_model_customization_job(jobIdentifier=job_arn)
     return JobSnapshot(
         job_arn=job_arn,
         status=str(job["status"]),
         failure_message=str(job.get("failureMessage", "")),
         output_model_arn=str(job.get("outputModelArn", "")),
-        status_details=_json_ready(job.get("statusDetails", {})),
+        status_details=json_ready(job.get("statusDetails", {})),
         output_uri=str(job.get("outputDataConfig", {}).get("s3Uri", "")),
-        end_time=_json_ready(job.get("endTime", "")),
+        end_time=json_ready(job.get("endTime", "")),
     )
 
 
@@ -149,7 +150,7 @@ def stop_job_if_active(job_arn: str) -> bool:
     if describe_job(job_arn).status != "InProgress":
         return False
     try:
-        with _translated("StopModelCustomizationJob"):
+        with translated("StopModelCustomizationJob"):
             _bedrock().stop_model_customization_job(jobIdentifier=job_arn)
     except BedrockRejected:
         return False
@@ -167,7 +168,7 @@ def create_provisioned_throughput(plan: ProvisioningPlan, model_arn: str, tags: 
     # Only an explicitly named commitment is passed on: without one the throughput can be deleted any time.
     if plan.commitment:
         request["commitmentDuration"] = plan.commitment
-    with _translated("CreateProvisionedModelThroughput"):
+    with translated("CreateProvisionedModelThroughput"):
         return str(_bedrock().create_provisioned_model_throughput(**request)["provisionedModelArn"])
 
 
@@ -181,7 +182,7 @@ class ThroughputSnapshot:
 
 
 def describe_provisioned_throughput(arn: str) -> ThroughputSnapshot:
-    with _translated("GetProvisionedModelThroughput"):
+    with translated("GetProvisionedModelThroughput"):
         pt = _bedrock().get_provisioned_model_throughput(provisionedModelId=arn)
     return ThroughputSnapshot(
         provisioned_model_arn=arn,
@@ -202,7 +203,7 @@ def create_custom_model_deployment(plan: DeploymentPlan, model_arn: str, tags: d
         "clientRequestToken": plan.client_request_token,
         "tags": _tag_list(tags),
     }
-    with _translated("CreateCustomModelDeployment"):
+    with translated("CreateCustomModelDeployment"):
         return str(_bedrock().create_custom_model_deployment(**request)["customModelDeploymentArn"])
 
 
@@ -219,7 +220,7 @@ class DeploymentSnapshot:
 
 def describe_custom_model_deployment(identifier: str) -> DeploymentSnapshot:
     """``identifier``: the deployment's ARN or name."""
-    with _translated("GetCustomModelDeployment"):
+    with translated("GetCustomModelDeployment"):
         deployment = _bedrock().get_custom_model_deployment(customModelDeploymentIdentifier=identifier)
     update = deployment.get("updateDetails") or {}
     return DeploymentSnapshot(
@@ -234,164 +235,30 @@ def describe_custom_model_deployment(identifier: str) -> DeploymentSnapshot:
 
 def update_custom_model_deployment(identifier: str, model_arn: str) -> str:
     """Switch an existing deployment to another custom model: its ARN, the one clients call, stays."""
-    with _translated("UpdateCustomModelDeployment"):
+    with translated("UpdateCustomModelDeployment"):
         answer = _bedrock().update_custom_model_deployment(customModelDeploymentIdentifier=identifier,
                                                            modelArn=model_arn)  # fmt: skip
     return str(answer["customModelDeploymentArn"])
 
 
 def delete_custom_model_deployment(arn: str) -> None:
-    with _translated("DeleteCustomModelDeployment"):
+    with translated("DeleteCustomModelDeployment"):
         _bedrock().delete_custom_model_deployment(customModelDeploymentIdentifier=arn)
 
 
-def _json_ready(value: Any) -> Any:
+def json_ready(value: Any) -> Any:
     """botocore returns datetimes; the state machine needs JSON."""
     if isinstance(value, datetime):
         return value.isoformat()
     if isinstance(value, dict):
-        return {k: _json_ready(v) for k, v in value.items()}
+        return {k: json_ready(v) for k, v in value.items()}
     if isinstance(value, list):
-        return [_json_ready(v) for v in value]
+        return [json_ready(v) for v in value]
     return value
 
 
-@dataclass(frozen=True)
-class PipelineThroughput:
-    """Provisioned throughput found by the pipeline's tags (for cleanup and the failure cost guard)."""
-
-    arn: str
-    name: str
-    status: str
-    model_units: int
-    commitment: str
-    created: str
-    tags: dict[str, str]
-    model_arn: str = ""  # the custom model it serves
-
-
-def _listed(operation: str, method: str, key: str) -> Iterator[dict[str, Any]]:
-    """Every summary a paged Bedrock List call returns."""
-    token: str | None = None
-    while True:
-        with _translated(operation):
-            page = getattr(_bedrock(), method)(**({"nextToken": token} if token else {}))
-        yield from page.get(key, [])
-        token = page.get("nextToken")
-        if not token:
-            return
-
-
-def _tags_of(arn: str) -> dict[str, str]:
-    with _translated("ListTagsForResource"):
-        return {t["key"]: t["value"] for t in _bedrock().list_tags_for_resource(resourceARN=arn).get("tags", [])}
-
-
-def _tagged(
-    operation: str, method: str, key: str, arn_field: str, marker: tuple[str, str] | None
-) -> Iterator[tuple[dict[str, Any], dict[str, str]]]:
-    """(summary, tags) of each listed resource that carries the ``marker`` tag (every one when None)."""
-    for summary in _listed(operation, method, key):
-        tags = _tags_of(summary[arn_field])
-        if marker is None or tags.get(marker[0]) == marker[1]:
-            yield summary, tags
-
-
-_THROUGHPUTS = ("ListProvisionedModelThroughputs", "list_provisioned_model_throughputs", "provisionedModelSummaries",
-                "provisionedModelArn")  # fmt: skip
-_DEPLOYMENTS = ("ListCustomModelDeployments", "list_custom_model_deployments", "modelDeploymentSummaries",
-                "customModelDeploymentArn")  # fmt: skip
-
-
-def _throughput(summary: dict[str, Any], tags: dict[str, str]) -> PipelineThroughput:
-    return PipelineThroughput(
-        arn=summary["provisionedModelArn"],
-        name=summary["provisionedModelName"],
-        status=summary["status"],
-        model_units=int(summary.get("modelUnits", 0)),
-        # Absent for a throughput without commitment (ProvisionedModelSummary in the API reference).
-        commitment=str(summary.get("commitmentDuration", "")),
-        created=_json_ready(summary.get("creationTime", "")),
-        tags=tags,
-        model_arn=str(summary.get("modelArn", "")),
-    )
-
-
-def pipeline_throughputs(marker_key: str, marker_value: str) -> list[PipelineThroughput]:
-    """Every provisioned throughput in the region tagged ``marker_key=marker_value``."""
-    return [_throughput(summary, tags) for summary, tags in _tagged(*_THROUGHPUTS, (marker_key, marker_value))]
-
-
-@dataclass(frozen=True)
-class PipelineDeployment:
-    """An on-demand custom model deployment found by the pipeline's tags (for cleanup)."""
-
-    arn: str
-    name: str
-    status: str
-    model_arn: str
-    created: str
-    tags: dict[str, str]
-
-
-def pipeline_deployments(marker_key: str, marker_value: str) -> list[PipelineDeployment]:
-    """Every custom model deployment in the region tagged ``marker_key=marker_value``."""
-    return [_deployment(summary, tags) for summary, tags in _tagged(*_DEPLOYMENTS, (marker_key, marker_value))]
-
-
-def _deployment(summary: dict[str, Any], tags: dict[str, str]) -> PipelineDeployment:
-    return PipelineDeployment(
-        arn=summary["customModelDeploymentArn"],
-        name=summary["customModelDeploymentName"],
-        status=summary["status"],
-        model_arn=summary["modelArn"],
-        created=_json_ready(summary.get("createdAt", "")),
-        tags=tags,
-    )
-
-
-def all_throughputs() -> list[PipelineThroughput]:
-    """Every provisioned throughput in the region with its tags, whoever made it (the janitor judges each)."""
-    return [_throughput(summary, tags) for summary, tags in _tagged(*_THROUGHPUTS, None)]
-
-
-def all_deployments() -> list[PipelineDeployment]:
-    """Every custom model deployment in the region with its tags, whoever made it (the janitor judges each)."""
-    return [_deployment(summary, tags) for summary, tags in _tagged(*_DEPLOYMENTS, None)]
-
-
-DeleteOutcome = Literal["deleted", "gone", "busy"]
-
-
-def delete_serving(arn: str) -> DeleteOutcome:
-    """Delete a provisioned throughput or a custom model deployment by its ARN. "gone": Bedrock no longer knows
-    it (ResourceNotFoundException: deleted meanwhile); "busy": Bedrock refused it in its present state
-    (ConflictException: e.g. being updated or deleted already). Any other error is translated as usual."""
-    from botocore.exceptions import ClientError
-
-    if ":provisioned-model/" in arn:
-        action, call = "DeleteProvisionedModelThroughput", {"provisionedModelId": arn}
-        method = "delete_provisioned_model_throughput"
-    elif ":custom-model-deployment/" in arn:
-        action, call = "DeleteCustomModelDeployment", {"customModelDeploymentIdentifier": arn}
-        method = "delete_custom_model_deployment"
-    else:
-        raise ValueError(f"not a provisioned throughput or custom model deployment ARN: {arn!r}")
-    with _translated(action):
-        try:
-            getattr(_bedrock(), method)(**call)
-        except ClientError as error:
-            code = error.response.get("Error", {}).get("Code", "")
-            if code == "ResourceNotFoundException":
-                return "gone"
-            if code == "ConflictException":
-                return "busy"
-            raise
-    return "deleted"
-
-
 def delete_provisioned_throughput(arn: str) -> None:
-    with _translated("DeleteProvisionedModelThroughput"):
+    with translated("DeleteProvisionedModelThroughput"):
         _bedrock().delete_provisioned_model_throughput(provisionedModelId=arn)
 
 
@@ -418,7 +285,7 @@ def converse(model_id: str, prompt: str, system_prompt: str = "", max_tokens: in
     }
     if system_prompt:
         request["system"] = [{"text": system_prompt}]
-    with _translated("Converse"):
+    with translated("Converse"):
         answer = aws.client("bedrock-runtime").converse(**request)
     text = "".join(part.get("text", "") for part in answer["output"]["message"]["content"])
     usage = answer.get("usage") or {}

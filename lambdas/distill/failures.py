@@ -16,7 +16,7 @@ import contextlib
 import json
 from typing import Any
 
-from distill import aws, bedrock, job_waits, naming, summary
+from distill import aws, bedrock, job_waits, naming, serving_inventory, summary
 from distill.errors import PipelineError
 from distill.locations import RunLocations
 from distill.settings import PipelineSettings
@@ -111,7 +111,7 @@ def _stop_throughput_of(run_id: str) -> list[str]:
 
     A custom model deployment of the run is not touched: it bills per token, so an idle one costs nothing."""
     deleted = []
-    for pt in bedrock.pipeline_throughputs(RUN_ID_TAG, run_id):
+    for pt in serving_inventory.pipeline_throughputs(RUN_ID_TAG, run_id):
         if not pt.commitment:
             bedrock.delete_provisioned_throughput(pt.arn)
             deleted.append(pt.arn)

@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from distill import aws, bedrock, s3objects
+from distill import aws, s3objects, serving_inventory
 from distill.settings import PIPELINE_TAG, PipelineSettings
 
 EXPIRES_AT_TAG = "distill:expires-at"
@@ -231,11 +231,11 @@ def find_serving() -> list[Serving]:
     """Every provisioned throughput and custom model deployment in the Region, with its tags."""
     found = [
         Serving("provisioned-throughput", pt.arn, pt.name, pt.status, pt.model_arn, pt.created, pt.commitment, pt.tags)
-        for pt in bedrock.all_throughputs()
+        for pt in serving_inventory.all_throughputs()
     ]
     found += [
         Serving("on-demand-deployment", d.arn, d.name, d.status, d.model_arn, d.created, "", d.tags)
-        for d in bedrock.all_deployments()
+        for d in serving_inventory.all_deployments()
     ]
     return found
 
@@ -319,7 +319,7 @@ def _expire(report: JanitorReport, entry: Entry, delete: bool, confirm: Callable
         report.skipped.append(_with(entry, DECLINED))
         return
     try:
-        outcome = bedrock.delete_serving(entry.arn)
+        outcome = serving_inventory.delete_serving(entry.arn)
     except (PipelineError, ClientError, BotoCoreError) as error:
         report.failed.append(_with(entry, DELETE_FAILED, str(error)))
         return

@@ -10,7 +10,7 @@ import boto3
 import pytest
 from botocore.stub import Stubber
 
-from distill import aws, bedrock
+from distill import aws, bedrock, serving_inventory
 from distill.errors import BedrockAccessDenied, BedrockRejected, BedrockThrottled, QuotaExceeded
 from distill.run_request import parse_request, resolve
 from distill.settings import PipelineSettings
@@ -288,7 +288,7 @@ def test_given_deployments_on_two_pages_when_the_pipelines_are_listed_then_only_
     stub.add_response("list_custom_model_deployments",
                       {"modelDeploymentSummaries": [summary(other, "theirs")]}, {"nextToken": "p2"})  # fmt: skip
     stub.add_response("list_tags_for_resource", {"tags": [{"key": "team", "value": "search"}]}, {"resourceARN": other})
-    (found,) = bedrock.pipeline_deployments("created-by", "distill-pipeline")
+    (found,) = serving_inventory.pipeline_deployments("created-by", "distill-pipeline")
     assert (found.arn, found.name, found.status, found.model_arn) == (DEPLOYMENT_ARN, "ours", "Active", MODEL_ARN)
     assert found.created == NOW.isoformat()
 

@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from distill import aws, bedrock, janitor
+from distill import aws, janitor, serving_inventory
 from distill.errors import BedrockAccessDenied
 from distill.settings import PipelineSettings, parse_settings
 from tests.support.aws_world import RecordingTopic
@@ -246,23 +246,23 @@ def control() -> Iterator[Stubber]:
 def test_given_serving_arns_when_deleted_then_each_kind_goes_to_its_own_call(control: Stubber) -> None:
     control.add_response("delete_provisioned_model_throughput", {}, {"provisionedModelId": PT})
     control.add_response("delete_custom_model_deployment", {}, {"customModelDeploymentIdentifier": OD})
-    assert bedrock.delete_serving(PT) == "deleted"
-    assert bedrock.delete_serving(OD) == "deleted"
+    assert serving_inventory.delete_serving(PT) == "deleted"
+    assert serving_inventory.delete_serving(OD) == "deleted"
     with pytest.raises(ValueError, match="not a provisioned throughput"):
-        bedrock.delete_serving(MODEL)
+        serving_inventory.delete_serving(MODEL)
 
 
 @pytest.mark.parametrize(("code", "outcome"), [("ResourceNotFoundException", "gone"), ("ConflictException", "busy")])
 def test_given_serving_gone_or_busy_when_deleted_then_the_outcome_says_so(control: Stubber, code: str,
                                                                           outcome: str) -> None:  # fmt: skip
     control.add_client_error("delete_custom_model_deployment", service_error_code=code)
-    assert bedrock.delete_serving(OD) == outcome
+    assert serving_inventory.delete_serving(OD) == outcome
 
 
 def test_given_access_denied_when_serving_is_deleted_then_the_error_is_translated(control: Stubber) -> None:
     control.add_client_error("delete_provisioned_model_throughput", service_error_code="AccessDeniedException")
     with pytest.raises(BedrockAccessDenied, match="DeleteProvisionedModelThroughput"):
-        bedrock.delete_serving(PT)
+        serving_inventory.delete_serving(PT)
 
 
 def test_given_throughputs_on_two_pages_when_all_are_listed_then_each_comes_with_its_tags_and_commitment(
@@ -284,6 +284,6 @@ def test_given_throughputs_on_two_pages_when_all_are_listed_then_each_comes_with
                          {"provisionedModelSummaries": [summary(other, commitmentDuration="OneMonth")]},
                          {"nextToken": "p2"})  # fmt: skip
     control.add_response("list_tags_for_resource", {"tags": []}, {"resourceARN": other})
-    mine, theirs = bedrock.all_throughputs()
+    mine, theirs = serving_inventory.all_throughputs()
     assert (mine.arn, mine.commitment, mine.model_arn, mine.tags) == (PT, "", MODEL, OURS)
     assert (theirs.arn, theirs.commitment, theirs.tags) == (other, "OneMonth", {})
