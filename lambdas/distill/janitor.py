@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, Literal, Protocol
 
-from distill import aws, s3objects, serving_inventory
+from distill import aws, invocation_metrics, s3objects, serving_inventory
 from distill.settings import PIPELINE_TAG, PipelineSettings
 
 EXPIRES_AT_TAG = "distill:expires-at"
@@ -49,15 +49,6 @@ BUSY = "busy"  # Bedrock refused the delete in the resource's present state (Con
 IDLE = "idle"  # a warning: no invocations for idleWarningHours
 DELETE_FAILED = "delete failed"
 IDLE_CHECK_FAILED = "idle check failed"
-
-# CloudWatch: Bedrock's runtime metrics, namespace AWS/Bedrock, dimension ModelId ("Monitor bedrock-runtime
-# inference using CloudWatch metrics", Bedrock user guide). The guide does not say which value ModelId takes for
-# a provisioned model or a custom model deployment: the modelId a request names is the serving ARN (Converse,
-# InvokeModel), but Bedrock might also report under the custom model's ARN. Both are queried and an invocation
-# under either counts: at worst a model served twice hides the idleness of one of them (no false warning).
-NAMESPACE, METRIC, DIMENSION = "AWS/Bedrock", "Invocations", "ModelId"
-PERIOD_SECONDS = 3600
-QUERIES_PER_CALL = 500  # GetMetricData's limit of MetricDataQueries
 
 
 def expiry_tag(now: datetime, ttl_hours: float) -> dict[str, str]:
@@ -240,43 +231,6 @@ def find_serving() -> list[Serving]:
     return found
 
 
-def invocation_totals(model_ids: Iterable[str], start: datetime, end: datetime) -> dict[str, float]:
-    """Sum of ``AWS/Bedrock`` ``Invocations`` per ``ModelId`` value over [start, end) (0 when CloudWatch has no
-    data point: Bedrock publishes one only for a period with requests). GetMetricData, 500 queries a call,
-    every page (NextToken) read."""
-    values = list(dict.fromkeys(model_ids))
-    totals = dict.fromkeys(values, 0.0)
-    cloudwatch = aws.client("cloudwatch")
-    for offset in range(0, len(values), QUERIES_PER_CALL):
-        chunk = values[offset : offset + QUERIES_PER_CALL]
-        queries = [
-            {
-                "Id": f"m{index}",
-                "MetricStat": {
-                    "Metric": {
-                        "Namespace": NAMESPACE,
-                        "MetricName": METRIC,
-                        "Dimensions": [{"Name": DIMENSION, "Value": value}],
-                    },
-                    "Period": PERIOD_SECONDS,
-                    "Stat": "Sum",
-                },
-                "ReturnData": True,
-            }
-            for index, value in enumerate(chunk)
-        ]
-        token: str | None = None
-        while True:
-            page = cloudwatch.get_metric_data(MetricDataQueries=queries, StartTime=start, EndTime=end,
-                                              **({"NextToken": token} if token else {}))  # fmt: skip
-            for result in page.get("MetricDataResults", []):
-                totals[chunk[int(str(result["Id"])[1:])]] += float(sum(result.get("Values", [])))
-            token = page.get("NextToken")
-            if not token:
-                break
-    return totals
-
-
 def sweep(settings: PipelineSettings, now: datetime, *, delete: bool = True,
           confirm: Callable[[Entry], bool] | None = None) -> JanitorReport:  # fmt: skip
     """The scheduled sweep: delete what expired, warn about what is idle (once a day, remembered in S3)."""
@@ -339,7 +293,7 @@ def _warn_idle(report: JanitorReport, watched: list[tuple[Serving, Entry]], now:
 
     hours = report.idle_warning_hours
     try:
-        totals = invocation_totals([v for item, _ in watched for v in (item.arn, item.model_arn) if v],
+        totals = invocation_metrics.invocation_totals([v for item, _ in watched for v in (item.arn, item.model_arn) if v],
                                    now - timedelta(hours=hours), now)  # fmt: skip
     except (ClientError, BotoCoreError) as error:
         report.failed.append(Entry("cloudwatch", "GetMetricData", "", IDLE_CHECK_FAILED, str(error)))

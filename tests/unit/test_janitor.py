@@ -13,7 +13,7 @@ import botocore.session
 import pytest
 from botocore.stub import Stubber
 
-from distill import aws, janitor, serving_inventory
+from distill import aws, invocation_metrics, janitor, serving_inventory
 from distill.errors import BedrockAccessDenied
 from distill.settings import PipelineSettings, parse_settings
 from tests.support.aws_world import RecordingTopic
@@ -197,7 +197,7 @@ def test_given_data_on_two_pages_when_invocations_are_summed_then_both_pages_cou
     cloudwatch.add_response("get_metric_data", {"MetricDataResults": [_result("m0", 2.0), _result("m1")],
                                                 "NextToken": "more"})  # fmt: skip
     cloudwatch.add_response("get_metric_data", {"MetricDataResults": [_result("m0", 1.0), _result("m1")]})
-    assert janitor.invocation_totals([PT, MODEL], start, NOW) == {PT: 3.0, MODEL: 0.0}
+    assert invocation_metrics.invocation_totals([PT, MODEL], start, NOW) == {PT: 3.0, MODEL: 0.0}
     # (the fixture checks that both pages were asked for)
 
 
@@ -217,7 +217,7 @@ def test_given_more_than_500_model_ids_when_invocations_are_summed_then_the_quer
     cloudwatch.add_response("get_metric_data", {"MetricDataResults": [_result(f"m{n}") for n in range(500)]},
                             asked(ids[:500]))  # fmt: skip
     cloudwatch.add_response("get_metric_data", {"MetricDataResults": [_result("m0", 4.0)]}, asked(ids[500:]))
-    totals = janitor.invocation_totals(ids, start, NOW)
+    totals = invocation_metrics.invocation_totals(ids, start, NOW)
     assert len(totals) == 501 and totals[ids[500]] == 4.0 and sum(totals.values()) == 4.0
 
 
@@ -231,7 +231,7 @@ def test_given_a_query_when_sent_then_it_asks_aws_bedrock_invocations_by_model_i
         "StartTime": start, "EndTime": NOW,
     }  # fmt: skip
     cloudwatch.add_response("get_metric_data", {"MetricDataResults": [_result("m0")]}, expected)
-    assert janitor.invocation_totals([OD], start, NOW) == {OD: 0.0}
+    assert invocation_metrics.invocation_totals([OD], start, NOW) == {OD: 0.0}
 
 
 # --- Bedrock: deleting serving ---------------------------------------------------------------------------------
