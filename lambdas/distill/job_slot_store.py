@@ -72,12 +72,11 @@ def take(settings: PipelineSettings, run_id: str, token: str, execution_arn: str
     return {"slot": slot, "position": place, "answered": done.sent.get(token) == "delivered", **done.summary()}
 
 
-def release(settings: PipelineSettings, run_id_or_execution: str,
-            max_concurrent_jobs: MaxConcurrentJobs | None = None) -> dict[str, Any]:  # fmt: skip
+def release(settings: PipelineSettings, run_id_or_execution: str) -> dict[str, Any]:
     """Give the run's slot back, or take it out of the line (a run that ends while it waits); idempotent. The
     freed slot goes to the first in line. ``run_id_or_execution``: the run id or the execution's ARN (the
     failure notifier has the ARN)."""
-    return _give_back(settings, run_id_or_execution, max_concurrent_jobs, backing_off=False)
+    return _give_back(settings, run_id_or_execution, backing_off=False)
 
 
 def sweep(settings: PipelineSettings) -> dict[str, Any]:
@@ -89,12 +88,11 @@ def sweep(settings: PipelineSettings) -> dict[str, Any]:
     return {"swept": done.swept, **done.summary()}
 
 
-def back_off(settings: PipelineSettings, run_id: str, attempt: int,
-             max_concurrent_jobs: MaxConcurrentJobs | None = None) -> dict[str, Any]:  # fmt: skip
+def back_off(settings: PipelineSettings, run_id: str, attempt: int) -> dict[str, Any]:
     """State "Back off and queue again": Bedrock refused the job for the quota despite the slot (something else
     in the account uses it). Give the slot back and wait before queueing again; ``attempt`` is how many times
     the run backed off before. After :data:`job_slots.MAX_BACKOFFS` the run fails with QuotaExceeded."""
-    given_back = _give_back(settings, run_id, max_concurrent_jobs, backing_off=True)
+    given_back = _give_back(settings, run_id, backing_off=True)
     if attempt >= job_slots.MAX_BACKOFFS:
         raise QuotaExceeded(
             f"CreateModelCustomizationJob: ServiceQuotaExceededException after {attempt} back-offs: the quota "
@@ -104,8 +102,7 @@ def back_off(settings: PipelineSettings, run_id: str, attempt: int,
     return {"attempt": attempt + 1, "waitSeconds": job_slots.back_off_seconds(attempt + 1), **given_back}
 
 
-def _give_back(settings: PipelineSettings, run: str, configured: MaxConcurrentJobs | None,
-               backing_off: bool) -> dict[str, Any]:  # fmt: skip
+def _give_back(settings: PipelineSettings, run: str, backing_off: bool) -> dict[str, Any]:
     found: dict[str, bool] = {}
 
     def change(ledger: Ledger, now: int) -> Change:
@@ -116,7 +113,7 @@ def _give_back(settings: PipelineSettings, run: str, configured: MaxConcurrentJo
             return job_slots.back_off(ledger, runs[0], now)
         return job_slots.release(ledger, runs, now)
 
-    done = _operate(settings, configured, change)
+    done = _operate(settings, None, change)
     return {"released": found.get("held", False), "leftTheLine": found.get("waited", False), **done.summary()}
 
 

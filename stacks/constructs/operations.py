@@ -1,7 +1,9 @@
-"""Running unattended: the notification topic, the alarm, and the two EventBridge rules.
+"""Running unattended: the notification topic, the alarm, and the EventBridge rules.
 
 * Object Created under the drop prefix -> "start run for dropped file" (one run per object, see distill.drops);
-* an execution that FAILED, TIMED_OUT or was ABORTED -> "notify failure" (summary, notice, cost guard);
+* an execution that FAILED, TIMED_OUT or was ABORTED -> "notify failure" (summary, notice, cost guard, job slot);
+* Bedrock's "Model Customization Job State Change" -> "job state changed" (answers the run waiting for the job);
+* every hour -> the janitor (expired and idle serving, job slots of runs that ended without giving them back);
 * an alarm on failed/timed-out/aborted executions publishes to the same topic, so the topic hears of a
   failure even if the notifier itself broke.
 """

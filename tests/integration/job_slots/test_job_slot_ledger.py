@@ -185,7 +185,7 @@ def test_given_many_runs_in_threads_when_they_take_and_release_at_once_then_the_
             clock.sleep(0.01)  # the job
             with lock:
                 active[0] -= 1
-            retried(lambda: job_slot_store.release(slots.settings, run_id, limit))
+            retried(lambda: job_slot_store.release(slots.settings, run_id))
         except BaseException as error:  # reported below, with the thread's run
             errors.append((run_id, error))
 
