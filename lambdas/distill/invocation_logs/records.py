@@ -119,6 +119,17 @@ class Envelope(msgspec.Struct):
     def model(self) -> str:
         return self.modelId if type(self.modelId) is str else "(none)"
 
+    # Both kinds of record (below) have ``input`` and ``output`` bodies that carry the token counts.
+    @property
+    def input_tokens(self) -> int:
+        body = getattr(self, "input", None)
+        return _count(body.inputTokenCount) if body is not None else 0
+
+    @property
+    def output_tokens(self) -> int:
+        body = getattr(self, "output", None)
+        return _count(body.outputTokenCount) if body is not None else 0
+
 
 class LogRecord(Envelope):
     """A record whose bodies decoded into the typed Converse / Nova shapes (or have none)."""
@@ -126,28 +137,12 @@ class LogRecord(Envelope):
     input: LogInput | None = None
     output: LogOutput | None = None
 
-    @property
-    def input_tokens(self) -> int:
-        return _count(self.input.inputTokenCount) if self.input is not None else 0
-
-    @property
-    def output_tokens(self) -> int:
-        return _count(self.output.outputTokenCount) if self.output is not None else 0
-
 
 class RawLogRecord(Envelope):
     """Any other record: its bodies stay raw JSON."""
 
     input: RawInput | None = None
     output: RawOutput | None = None
-
-    @property
-    def input_tokens(self) -> int:
-        return _count(self.input.inputTokenCount) if self.input is not None else 0
-
-    @property
-    def output_tokens(self) -> int:
-        return _count(self.output.outputTokenCount) if self.output is not None else 0
 
 
 AnyRecord = LogRecord | RawLogRecord
