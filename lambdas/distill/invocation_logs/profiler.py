@@ -80,11 +80,8 @@ def profile(
             continue
         # --- selected ---
         selected += 1
-        data, out = record.input, record.output
-        if data is not None and type(data.inputTokenCount) is int and data.inputTokenCount > 0:
-            input_tokens += data.inputTokenCount
-        if out is not None and type(out.outputTokenCount) is int and out.outputTokenCount > 0:
-            output_tokens += out.outputTokenCount
+        input_tokens += record.input_tokens  # a count of the wrong type counts zero (records.Envelope)
+        output_tokens += record.output_tokens
         stamp = record.timestamp
         if type(stamp) is str:
             if not first_stamp or stamp < first_stamp:
