@@ -22,6 +22,9 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "DistillPipeline",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
+        # The CDK's built-in CloudFormation validator (about 2.5 s of each in-process synth) stays off here; the
+        # pinned CLI's synth (test_infra_bundling.py, which drops CDK_* variables) runs it, as `make lint` does.
+        "CDK_VALIDATION": "false",
     }
 )
 os.environ.pop("AWS_PROFILE", None)
@@ -31,7 +34,8 @@ def _reuse_one_default_session() -> None:
     """moto starts each mock with no boto3 default session, so every test would build a session and load the
     service models and endpoint rules again (most of a moto test's set-up time). Once moto is imported (its
     handler is then in every new session), the default session is one shared session: the credentials and region
-    are the fake ones above in every test. Before moto is imported, and with arguments, boto3 behaves as usual."""
+    are the fake ones above in every test. Before moto is imported, and with arguments, boto3 behaves as usual.
+    moto's URL tables are memoized then too (distill_cli/offline/moto_urls.py), as the offline world does."""
     import sys
 
     import boto3
@@ -43,6 +47,9 @@ def _reuse_one_default_session() -> None:
             original(**kwargs)  # type: ignore[arg-type]
             return
         if not shared:
+            from distill_cli.offline.moto_urls import memoize_moto_urls
+
+            memoize_moto_urls()
             shared.append(boto3.session.Session())
         boto3.DEFAULT_SESSION = shared[0]
 

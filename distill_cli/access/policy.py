@@ -8,6 +8,7 @@ Not modelled: SCPs/RCPs, permissions boundaries, session policies, grants, cross
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -104,8 +105,25 @@ def _check_action_names(patterns: list[str], where: str) -> None:
             raise ValueError(f"{where}: {pattern!r} is not an action (service:Action)")
 
 
-def _scan(policy: Any, kind: Kind, request: Request, lookup: wildcards.Lookup, label: str, out: _Outcome) -> None:
+@dataclass(frozen=True)
+class _Statement:
+    """One statement, checked once: what matching it against a request needs."""
+
+    where: str
+    name: str
+    deny: bool
+    actions: list[str]
+    not_action: bool
+    resources: list[str] | None
+    not_resource: bool
+    principal_key: str | None
+    principal: Any
+    conditions: Any
+
+
+def _parse(policy: Any, kind: Kind, label: str) -> tuple[list[_Statement], bool]:
     statements, variables = _statements(policy, label)
+    parsed: list[_Statement] = []
     for index, statement in enumerate(statements):
         where = f"{label}.Statement[{index}]"
         if not isinstance(statement, Mapping):
@@ -117,7 +135,6 @@ def _scan(policy: Any, kind: Kind, request: Request, lookup: wildcards.Lookup, l
         if effect not in ("Allow", "Deny"):
             raise ValueError(f'{where}: Effect must be "Allow" or "Deny", got {effect!r}')
         sid = statement.get("Sid")
-        name = sid if isinstance(sid, str) and sid else where
         action_key = _exactly_one(statement, ("Action", "NotAction"), where, required=True)
         # Trust policies name no Resource: the statement is about the resource the policy is attached to.
         resource_key = _exactly_one(statement, ("Resource", "NotResource"), where, required=kind == "identity")
@@ -128,28 +145,56 @@ def _scan(policy: Any, kind: Kind, request: Request, lookup: wildcards.Lookup, l
         actions = _strings(statement[action_key], f"{where}.{action_key}")
         _check_action_names(actions, f"{where}.{action_key}")
         resources = _strings(statement[resource_key], f"{where}.{resource_key}") if resource_key else None
-        parsed = conditions.parse_block(statement.get("Condition"), where)
+        parsed.append(_Statement(
+            where=where, name=sid if isinstance(sid, str) and sid else where, deny=effect == "Deny",
+            actions=actions, not_action=action_key == "NotAction", resources=resources,
+            not_resource=resource_key == "NotResource", principal_key=principal_key,
+            principal=statement[principal_key] if principal_key else None,
+            conditions=conditions.parse_block(statement.get("Condition"), where)))  # fmt: skip
+    return parsed, variables
 
-        if _action_matches(actions, request.action) == (action_key == "NotAction"):
+
+# Checked policies by the policy object's id, each with a copy of what was checked: a policy changed in place (or
+# a new one at a reused id) differs from its copy and is checked again, so a cached parse is never stale.
+_PARSED: dict[tuple[int, Kind, str], tuple[Any, tuple[list[_Statement], bool]]] = {}
+_PARSED_LIMIT = 4096
+
+
+def _parsed(policy: Any, kind: Kind, label: str) -> tuple[list[_Statement], bool]:
+    key = (id(policy), kind, label)
+    cached = _PARSED.get(key)
+    if cached is not None and cached[0] == policy:
+        return cached[1]
+    parsed = _parse(policy, kind, label)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.clear()
+    _PARSED[key] = (copy.deepcopy(policy), parsed)
+    return parsed
+
+
+def _scan(policy: Any, kind: Kind, request: Request, lookup: wildcards.Lookup, label: str, out: _Outcome) -> None:
+    statements, variables = _parsed(policy, kind, label)
+    for statement in statements:
+        if _action_matches(statement.actions, request.action) == statement.not_action:
             continue
-        if resources is not None:
-            hit = _resource_matches(resources, request.resource, lookup, variables)
-            if hit == (resource_key == "NotResource"):
+        if statement.resources is not None:
+            hit = _resource_matches(statement.resources, request.resource, lookup, variables)
+            if hit == statement.not_resource:
                 continue
         reach = Match.DIRECT
-        if principal_key == "Principal":
-            reach = principals.match(statement["Principal"], request.principal, where)
-        elif principal_key == "NotPrincipal":
-            excluded = principals.excluded_by(statement["NotPrincipal"], request.principal, where)
+        if statement.principal_key == "Principal":
+            reach = principals.match(statement.principal, request.principal, statement.where)
+        elif statement.principal_key == "NotPrincipal":
+            excluded = principals.excluded_by(statement.principal, request.principal, statement.where)
             reach = Match.NONE if excluded else Match.DIRECT
-        if reach is Match.NONE or not conditions.condition_matches(parsed, lookup, variables):
+        if reach is Match.NONE or not conditions.condition_matches(statement.conditions, lookup, variables):
             continue
-        if effect == "Deny":
-            out.denies.append(name)  # a Deny naming the account applies to every principal in it
+        if statement.deny:
+            out.denies.append(statement.name)  # a Deny naming the account applies to every principal in it
         elif reach is Match.DIRECT:
-            out.allows.append(name)
+            out.allows.append(statement.name)
         else:
-            out.delegations.append(name)
+            out.delegations.append(statement.name)
 
 
 def _lookup(request: Request) -> wildcards.Lookup:

@@ -34,6 +34,7 @@ def deploy(world: OfflinePipeline) -> None:
     from distill_cli.offline.clock import Scheduler
     from distill_cli.offline.events import EventBus, event_envelope, object_created
     from distill_cli.offline.lambda_runner import LambdaRunner
+    from distill_cli.offline.moto_urls import memoize_moto_urls
     from distill_cli.offline.resources import read_deployment
     from distill_cli.offline.service_quotas import SimulatedServiceQuotas
     from distill_cli.offline.stepfunctions import SimulatedStepFunctions
@@ -42,6 +43,7 @@ def deploy(world: OfflinePipeline) -> None:
     stack = world._stack
     stack.enter_context(environment({"AWS_DEFAULT_REGION": REGION, "AWS_ACCESS_KEY_ID": "testing",
                                      "AWS_SECRET_ACCESS_KEY": "testing", "AWS_SESSION_TOKEN": "testing", **QUIET}))  # fmt: skip
+    memoize_moto_urls()
     stack.enter_context(mock_aws())
     # moto starts each mock with no default session, so every world would build its sessions' loaders (service
     # models, endpoint rules) again; the credentials are the fake ones above either way.

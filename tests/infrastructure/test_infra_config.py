@@ -19,6 +19,8 @@ def test_given_cdk_json_when_read_then_it_lists_every_key_with_the_code_defaults
     assert {key: context[key] for key in CONTEXT_KEYS} == json.loads(msgspec.json.encode(PipelineConfig()))
     assert context["cli-telemetry"] is False
     assert CDK_JSON["notices"] is False
+    # The CDK's CloudFormation validator fails the synth on an error instead of downgrading it to a warning.
+    assert context["@aws-cdk/core:validateAgainstDefaultRules"] is True
     assert CDK_JSON["app"] == ".venv/bin/python app.py"
 
 

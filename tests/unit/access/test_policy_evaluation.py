@@ -181,3 +181,23 @@ def test_given_a_malformed_statement_that_does_not_apply_when_evaluated_then_it_
     document = policy(allow(), {"Effect": "Deny", "Action": "iam:*", "Resource": "*", "Condition": {"Nope": {}}})
     with pytest.raises(ValueError, match="Nope"):
         evaluate([document], Request("s3:GetObject", f"{BUCKET}/k"))
+
+
+def test_given_a_policy_changed_in_place_after_a_decision_when_evaluated_again_then_the_change_counts() -> None:
+    # The evaluator keeps each policy's checked statements between calls; the strictness tests and the fake IAM
+    # edit policies in place, so a kept parse must never outlive the policy it came from.
+    document = policy(allow(Sid="Read"))
+    request = Request("s3:GetObject", f"{BUCKET}/key")
+    assert evaluate([document], request).allowed
+    document["Statement"][0]["Effect"] = "Deny"
+    assert evaluate([document], request).explicit_deny
+    document["Statement"].clear()
+    with pytest.raises(ValueError, match="Statement must be a statement or a non-empty list"):
+        evaluate([document], request)
+
+
+def test_given_a_malformed_policy_when_evaluated_twice_then_both_calls_raise() -> None:
+    document = policy(allow(action="GetObject"))
+    for _ in range(2):
+        with pytest.raises(ValueError, match="is not an action"):
+            evaluate([document], Request("s3:GetObject", f"{BUCKET}/key"))
