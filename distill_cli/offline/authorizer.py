@@ -195,16 +195,19 @@ class Authorizer:
         return None if decision.allowed else f"{service} may not {action} on {resource}: {decision.reason}"
 
     # --- boto3 clients ------------------------------------------------------------------------------------------
-    def hook(self, client: Any, on_missing_object: Any = None) -> Any:
-        """Authorize every call ``client`` makes (paginators and s3transfer included) before it is sent."""
+    def hook(self, client: Any, register: Any = None) -> Any:
+        """Authorize every call ``client`` makes (paginators and s3transfer included) before it is sent.
+        ``register(client, event, handler)`` registers the handler (a world's client lease); else the client's
+        own events do."""
         service = client.meta.service_model.service_name
 
         def before(params: dict[str, Any], model: Any, **_: Any) -> None:
             self.check(service, model.name, params)
-            if on_missing_object is not None and service == "s3" and model.name in ("GetObject", "HeadObject"):
-                on_missing_object(model.name, params)
 
-        client.meta.events.register("before-parameter-build", before)
+        if register is None:
+            client.meta.events.register("before-parameter-build", before)
+        else:
+            register(client, "before-parameter-build", before)
         return client
 
     def missing_object_error(self, operation: str, bucket: str, key: str) -> ClientError | None:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from distill_cli.offline.asl.execution import Execution
 from distill_cli.offline.asl.interpreter import Invoked
+from distill_cli.offline.client_pool import ClientPool, Lease
 from distill_cli.offline.template import Physical, Resolver
 
 if TYPE_CHECKING:
@@ -66,7 +67,9 @@ def deploy(world: OfflinePipeline) -> None:
                   topic_keys=topic_keys)  # fmt: skip
     world.authorizer = authorizer = Authorizer(deployment, where, world.key_policies)
 
-    admin = {name: boto3.client(name, region_name=REGION) for name in ("s3", "sns", "sqs")}  # type: ignore[call-overload]
+    lease = _POOL.lease()
+    stack.callback(lease.close)
+    admin = {name: lease.client(name) for name in ("s3", "sns", "sqs")}
     _create_resources(deployment, admin)
 
     def send_to_queue(queue_arn: str, body: Any) -> None:
@@ -92,8 +95,8 @@ def deploy(world: OfflinePipeline) -> None:
 
     runner.observers.append(telemetry)
 
-    world.s3 = s3 = _hooked_s3(world, authorizer, scheduler, object_created)
-    _hooked_s3(world, None, scheduler, object_created, client=admin["s3"])  # Bedrock's writes send events too
+    world.s3 = s3 = _hooked_s3(world, lease, authorizer, scheduler, object_created, raw=admin["s3"])
+    _hooked_s3(world, lease, None, scheduler, object_created, raw=admin["s3"], client=admin["s3"])  # Bedrock's too
     world.bedrock = bedrock = SimulatedBedrock(region=REGION, account=ACCOUNT, s3=admin["s3"], now=scheduler.now,
                                                bucket_keys=bucket_keys, role_problem=authorizer.role_problem,
                                                caller_problem=authorizer.caller_problem, **world.bedrock_options)  # fmt: skip
@@ -137,14 +140,14 @@ def deploy(world: OfflinePipeline) -> None:
 
     sfn.interpreter.on_end.append(ended)
 
-    sns = _recording_sns(world, authorizer.hook(boto3.client("sns", region_name=REGION)))  # type: ignore[call-overload]
-    sqs = authorizer.hook(boto3.client("sqs", region_name=REGION))  # type: ignore[call-overload]
+    sns = _recording_sns(world, lease, authorizer.hook(lease.client("sns"), register=lease.on))
+    sqs = authorizer.hook(lease.client("sqs"), register=lease.on)
     clients = {"s3": s3, "bedrock": bedrock, "bedrock-runtime": runtime, "stepfunctions": sfn, "sns": sns, "sqs": sqs,
                "service-quotas": quotas}  # fmt: skip
 
     def factory(service: str) -> Any:
         if service not in clients:
-            clients[service] = authorizer.hook(boto3.client(service, region_name=REGION))  # type: ignore[call-overload]
+            clients[service] = authorizer.hook(lease.client(service), register=lease.on)
         return clients[service]
 
     stack.enter_context(aws.clients_from(factory))
@@ -161,13 +164,23 @@ def _shared_session() -> Any:
     return _SESSION[0]
 
 
-def _recording_sns(world: OfflinePipeline, sns: Any) -> Any:
+def _make_client(service: str) -> Any:
+    from distill_cli.offline.world import REGION
+
+    return _shared_session().client(service, region_name=REGION)
+
+
+# Made under moto (deploy imports it first, so its request handler is in every client); see client_pool.
+_POOL = ClientPool(_make_client)
+
+
+def _recording_sns(world: OfflinePipeline, lease: Lease, sns: Any) -> Any:
     """Keep every message published through ``sns`` (what subscribers of the topic would get)."""
 
     def published(params: dict[str, Any], **_: Any) -> None:
         world.notices.append({k: str(params.get(k, "")) for k in ("TopicArn", "Subject", "Message")})
 
-    sns.meta.events.register("provide-client-params.sns.Publish", lambda params, **_: published(params))
+    lease.on(sns, "provide-client-params.sns.Publish", lambda params, **_: published(params))
     return sns
 
 
@@ -204,28 +217,32 @@ def _create_resources(deployment: Any, admin: Mapping[str, Any]) -> None:
         admin["sqs"].create_queue(QueueName=queue.name)
 
 
-def _hooked_s3(world: OfflinePipeline, authorizer: Any, scheduler: Any, object_created: Any,
+def _hooked_s3(world: OfflinePipeline, lease: Lease, authorizer: Any, scheduler: Any, object_created: Any, raw: Any,
                client: Any = None) -> Any:  # fmt: skip
     """An S3 client whose calls are authorized (unless ``authorizer`` is None) and whose object creations in a
-    bucket with EventBridge enabled send S3's Object Created event."""
-    import boto3
-
+    bucket with EventBridge enabled send S3's Object Created event. ``raw`` is the operator's client (it reads a
+    created object's metadata for the event without being authorized or sending events itself)."""
     from distill_cli.offline.world import ACCOUNT, REGION
 
-    s3 = client or boto3.client("s3", region_name=REGION)
-    raw = boto3.client("s3", region_name=REGION)
-
-    def missing(operation: str, params: dict[str, Any]) -> None:
-        try:
-            raw.head_object(Bucket=params["Bucket"], Key=params["Key"])
-        except raw.exceptions.ClientError as error:
-            if error.response["Error"]["Code"] in ("404", "NoSuchKey"):
-                refusal = authorizer.missing_object_error(operation, params["Bucket"], params["Key"])
-                if refusal is not None:
-                    raise refusal from None
+    s3 = client or lease.client("s3")
 
     if authorizer is not None:
-        authorizer.hook(s3, on_missing_object=missing)
+        authorizer.hook(s3, register=lease.on)
+
+        def refusal_if_missing(params: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
+            context["distill:refusal"] = authorizer.missing_object_error(model.name, params["Bucket"], params["Key"])
+
+        def missing(http_response: Any, parsed: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
+            # S3 answered 404 (NoSuchKey for GetObject, a bare 404 for HeadObject): without s3:ListBucket the
+            # caller gets the 403 instead. Raised here, the 403 is what the caller's call raises.
+            refusal = context.get("distill:refusal")
+            not_found = http_response.status_code == 404 and parsed.get("Error", {}).get("Code") in ("404", "NoSuchKey")
+            if refusal is not None and not_found:
+                raise refusal
+
+        for operation in ("GetObject", "HeadObject"):
+            lease.on(s3, f"before-parameter-build.s3.{operation}", refusal_if_missing)
+            lease.on(s3, f"after-call.s3.{operation}", missing)
 
     def remember(params: dict[str, Any], context: dict[str, Any], **_: Any) -> None:
         context["distill:params"] = dict(params)
@@ -241,8 +258,8 @@ def _hooked_s3(world: OfflinePipeline, authorizer: Any, scheduler: Any, object_c
         world.bus.put(object_created(params["Bucket"], params["Key"], head, model.name, account=ACCOUNT,
                                      region=REGION, at=scheduler.now()))  # fmt: skip
 
-    s3.meta.events.register("before-parameter-build.s3", remember)
-    s3.meta.events.register("after-call.s3", created)
+    lease.on(s3, "before-parameter-build.s3", remember)
+    lease.on(s3, "after-call.s3", created)
     return s3
 
 

@@ -33,6 +33,29 @@ THROUGHPUT_QUOTA = {"QuotaCode": "L-BE77399C",
 Edit = Callable[[str, list[dict[str, Any]]], None]  # (role name, its policy documents) -> edits them in place
 
 
+def _json_templates_first() -> None:
+    """moto parses every template with PyYAML's pure-Python loader (JSON is YAML), about 0.15 s for the pipeline
+    stack; the stand-ins are JSON, so json.loads reads them first and anything else still goes to moto's YAML."""
+    from moto.cloudformation.models import Stack
+
+    parse_yaml = Stack.parse_template
+    if getattr(parse_yaml, "json_first", False):
+        return
+
+    def parse_template(template: str) -> dict[str, Any]:
+        try:
+            parsed = json.loads(template)
+        except ValueError:
+            return parse_yaml(template)  # type: ignore[no-any-return]
+        return parsed if isinstance(parsed, dict) else parse_yaml(template)  # type: ignore[no-any-return]
+
+    parse_template.json_first = True  # type: ignore[attr-defined]
+    Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign,assignment]
+
+
+_json_templates_first()
+
+
 def _swap(value: Any, old: str, new: Any) -> Any:
     if value == old:
         return new

@@ -9,6 +9,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+import pytest
+from botocore.exceptions import ClientError
+
+from distill_cli.offline.resources import RoleDef
 from tests.workflow.conftest import RECORDS, write_dataset
 
 
@@ -169,3 +173,23 @@ def test_given_lambda_times_out_its_client_when_a_task_runs_then_the_task_is_ret
 
 def test_given_records_and_their_count_when_written_then_the_fixture_matches(tmp_path: Path) -> None:
     assert len(write_dataset(tmp_path / "x.jsonl").read_text().splitlines()) == RECORDS
+
+
+def test_given_a_role_without_list_bucket_when_it_reads_a_missing_key_then_s3_answers_403_as_aws_does(offline):
+    # GetObject/HeadObject API reference: without s3:ListBucket a missing key is 403 AccessDenied, not 404.
+    pipeline = offline()
+    bucket = f"arn:aws:s3:::{pipeline.bucket}"
+    reads = {"Effect": "Allow", "Action": ["s3:GetObject"], "Resource": f"{bucket}/*"}
+    lists = {"Effect": "Allow", "Action": ["s3:ListBucket"], "Resource": bucket}
+    answers = {}
+    for name, statements in (("reader", [reads]), ("lister", [reads, lists])):
+        arn = f"arn:aws:iam::123456789012:role/{name}"
+        pipeline.deployment.roles[arn] = RoleDef(arn, name, {}, ({"Version": "2012-10-17", "Statement": statements},))
+        with pipeline.authorizer.as_role(arn, name):
+            for call in (pipeline.s3.get_object, pipeline.s3.head_object):
+                with pytest.raises(ClientError) as caught:
+                    call(Bucket=pipeline.bucket, Key="datasets/never-written.jsonl")
+                answers[name, call.__name__] = (caught.value.response["Error"]["Code"],
+                                                caught.value.response["ResponseMetadata"]["HTTPStatusCode"])  # fmt: skip
+    assert answers == {("reader", "get_object"): ("AccessDenied", 403), ("reader", "head_object"): ("403", 403),
+                       ("lister", "get_object"): ("NoSuchKey", 404), ("lister", "head_object"): ("404", 404)}  # fmt: skip
