@@ -36,6 +36,18 @@ def flatten(value: Any) -> str:
     raise AssertionError(f"unexpected intrinsic {value}")
 
 
+def acknowledged_rules(outdir: Path) -> dict[str, str]:
+    """The acknowledgments written into a cloud assembly: rule (with its resource) -> reason."""
+    return {
+        rule.split("::", 1)[1]: reason
+        for path in outdir.glob("*.metadata.json")
+        for entries in json.loads(path.read_text()).values()
+        for entry in entries
+        if entry["type"] == "aws:cdk:acknowledged-rules"
+        for rule, reason in entry["data"].items()
+    }
+
+
 def as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else [value]
 

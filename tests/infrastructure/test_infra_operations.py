@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-from aws_cdk.assertions import Match, Template
-
-from stacks.app_builder import SKIP_BUNDLING, build_app
+from aws_cdk.assertions import Match
 
 
 def _rule(synth, description_start: str) -> dict:
@@ -86,13 +84,6 @@ def test_given_default_config_when_synthesized_then_functions_know_the_topic_and
         f for k, f in synth.resources("AWS::Lambda::Function").items() if k.startswith("FunctionsStartFromDrop")
     )
     assert starter["Properties"]["Environment"]["Variables"]["STATE_MACHINE_ARN"] == {"Ref": machine}
-
-
-def test_given_a_notification_email_when_synthesized_then_it_is_subscribed(tmp_path):
-    _app, _, pipeline = build_app({**SKIP_BUNDLING, "notificationEmail": "ml-team@example.com"}, outdir=str(tmp_path))
-    Template.from_stack(pipeline).has_resource_properties(
-        "AWS::SNS::Subscription", {"Protocol": "email", "Endpoint": "ml-team@example.com"}
-    )
 
 
 def test_given_no_kms_key_when_synthesized_then_the_topic_has_a_key_of_its_own_that_admits_cloudwatch(synth):

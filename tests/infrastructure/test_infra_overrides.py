@@ -1,4 +1,5 @@
-"""build_app with context overrides (what the offline runner and `-c` do): KMS key, extra data bucket, polling."""
+"""build_app with context overrides (what the offline runner and `-c` do): KMS key, extra data bucket, polling,
+notification email, a default system prompt at the run-input limit; one synth carries them all."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from stacks.app_builder import SKIP_BUNDLING, build_app
 from stacks.config import ConfigError
 
 KEY = "arn:aws:kms:us-east-1:111122223333:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+PROMPT = ("Answer as Example Corp's support agent, briefly. " * 400)[:20_000]  # the run input's limit
 
 
 @pytest.fixture(scope="module")
@@ -21,6 +23,8 @@ def overridden(tmp_path_factory):
         "allowedDataBuckets": ["raw-data-a"],
         "allowedInvocationLogBuckets": ["team-logs/bedrock/"],
         "polling": {"firstWaitSeconds": 1, "maxWaitSeconds": 1},
+        "notificationEmail": "ml-team@example.com",
+        "systemPrompt": PROMPT,
     }
     app, data, pipeline = build_app(context, outdir=str(tmp_path_factory.mktemp("cdk-out-overrides")))
     assembly = app.synth()
@@ -99,11 +103,15 @@ def test_given_allow_lists_too_long_for_a_function_environment_when_built_then_s
         build_app({**SKIP_BUNDLING, "allowedDataBuckets": buckets}, outdir=str(tmp_path))
 
 
-def test_given_a_default_system_prompt_of_the_run_input_limit_when_built_then_it_rides_in_the_definition(tmp_path):
-    prompt = "Answer as Example Corp's support agent, briefly. " * 400  # 20,000 characters
-    app, _, pipeline = build_app({**SKIP_BUNDLING, "systemPrompt": prompt[:20_000]}, outdir=str(tmp_path))
-    template = app.synth().get_stack_by_name(pipeline.stack_name).template
+def test_given_a_default_system_prompt_of_the_run_input_limit_when_built_then_it_rides_in_the_definition(overridden):
+    _, _, _, template = overridden
     functions = [r for r in template["Resources"].values() if r["Type"] == "AWS::Lambda::Function"]
-    assert all(prompt[:200] not in json.dumps(f["Properties"]["Environment"]) for f in functions)
+    assert all(PROMPT[:200] not in json.dumps(f["Properties"]["Environment"]) for f in functions)
     (machine,) = [r for r in template["Resources"].values() if r["Type"] == "AWS::StepFunctions::StateMachine"]
-    assert json.dumps(prompt[:20_000])[1:-1] in json.dumps(machine["Properties"]["DefinitionString"])
+    assert json.dumps(PROMPT)[1:-1] in json.dumps(machine["Properties"]["DefinitionString"])
+
+
+def test_given_a_notification_email_when_synthesized_then_it_is_subscribed(overridden):
+    _, _, _, template = overridden
+    subscriptions = [r["Properties"] for r in template["Resources"].values() if r["Type"] == "AWS::SNS::Subscription"]
+    assert [(s["Protocol"], s["Endpoint"]) for s in subscriptions] == [("email", "ml-team@example.com")]
