@@ -9,9 +9,10 @@ again, and what goes wrong must name one of the statement's actions.
 That rerun is skipped where its outcome is certain: when the grant the statement is needed for is an API call
 (the authorizer records every refused call with AWS's message, naming the action: world.denials) or a function's
 logs and traces (world.telemetry_lost, naming the action), a run without the statement is refused that call at
-the latest, and the evidence names it. What only a rerun shows -- a refusal that surfaces some other way (a
-function whose environment cannot be decrypted, a service that may not assume a role or invoke a function, a
-deploy CloudFormation refuses) -- is rerun for real.
+the latest, and the evidence names it. So is a function's start when its environment is under a customer key
+(the runner records the refused invocation, KMSAccessDeniedException naming kms:Decrypt). What only a rerun shows
+-- a refusal that surfaces some other way (a service that may not assume a role or invoke a function, a deploy
+CloudFormation refuses) -- is rerun for real.
 """
 
 from __future__ import annotations
@@ -93,9 +94,12 @@ def needed(world: OfflinePipeline, grants: list[Grant], ref: StatementRef) -> bo
     return bool(denied_without(world, grants, ref))
 
 
-# Grants whose refusal the world records, naming the action: refused API calls (Authorizer.check: denials), and
-# a function's or the state machine's telemetry (service_roles: telemetry_lost).
+# Grants whose refusal the world records, naming the action: refused API calls (Authorizer.check: denials), a
+# function's or the state machine's telemetry (service_roles: telemetry_lost), and a function's start
+# (service_roles.environment_key_problem: the invocation the runner records fails naming kms:Decrypt).
 _RECORDED_TELEMETRY = ("to write its logs", "to send its traces", "to send the executions' traces")
+_RECORDED_START = "to decrypt its environment"
+_REFUSED_START = "Lambda.KMSAccessDeniedException"
 
 
 def _recorded(grant: Grant, ref: StatementRef) -> str:
@@ -103,6 +107,8 @@ def _recorded(grant: Grant, ref: StatementRef) -> str:
         return ""  # allowed through a wildcard: the message would not spell the statement's action
     if grant.service not in ("(service)", "(trust)"):
         return f"a refused {grant.service} {grant.operation} call is recorded"
+    if grant.operation == _RECORDED_START:
+        return "a refused start is recorded"
     return "lost telemetry is recorded" if grant.operation in _RECORDED_TELEMETRY else ""
 
 
@@ -147,7 +153,7 @@ Scenario = Callable[[OfflinePipeline, int], list[str]]
 
 def evidence(world: OfflinePipeline, scenario: Scenario, attempt: int) -> Evidence:
     """Run ``scenario`` once more in ``world``; collect what went wrong, by whatever means it showed."""
-    denials, telemetry = len(world.denials), len(world.telemetry_lost)
+    denials, telemetry, invocations = len(world.denials), len(world.telemetry_lost), len(world.runner.invocations)
     found = Evidence()
     try:
         found.problems += scenario(world, attempt)
@@ -155,6 +161,8 @@ def evidence(world: OfflinePipeline, scenario: Scenario, attempt: int) -> Eviden
         found.problems.append(f"{type(error).__name__}: {error}")
     found.problems += [d.message for d in world.denials[denials:]]
     found.problems += world.telemetry_lost[telemetry:]
+    found.problems += [f"{i.error_type}: {i.error_message}" for i in world.runner.invocations[invocations:]
+                       if i.error_type == _REFUSED_START]  # fmt: skip
     return found
 
 
