@@ -59,6 +59,29 @@ def _reuse_one_default_session() -> None:
 _reuse_one_default_session()
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:  # the run's owner: xdist's controller, or pytest alone
+        from tests.support import pinned_cli
+
+        pinned_cli.own_run()
+
+
+def pytest_unconfigure(config: pytest.Config) -> None:
+    if "PYTEST_XDIST_WORKER" not in os.environ:
+        from tests.support import pinned_cli
+
+        pinned_cli.clean()
+
+
+def pytest_collection_finish(session: pytest.Session) -> None:
+    """The pinned CLI's synth (test_infra_bundling.py) runs in the background from here, if that test was
+    collected and not deselected: tests/support/pinned_cli.py."""
+    from tests.support import pinned_cli
+
+    if not session.config.option.collectonly and any(item.nodeid.startswith(pinned_cli.TEST) for item in session.items):
+        pinned_cli.start()
+
+
 @pytest.fixture(scope="session")
 def synthesized() -> SynthesizedApp:
     """The app synthesized once per test process (bundling skipped): the offline world's templates, and the

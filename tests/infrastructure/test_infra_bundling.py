@@ -10,19 +10,13 @@ from __future__ import annotations
 
 import json
 import os
-import shutil
-import subprocess
-from pathlib import Path
 
 import pytest
 
-from stacks.app_builder import ROOT
 from stacks.bundling import LocalPythonBundler
 from tests.infrastructure.conftest import acknowledged_rules
-
-CDK = ROOT / "node_modules" / ".bin" / "cdk"
-PINNED = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws-cdk"]
-REGION, ACCOUNT = "eu-west-1", "123456789012"
+from tests.support import pinned_cli
+from tests.support.pinned_cli import ACCOUNT, PINNED, REGION, ROOT
 
 
 def test_given_a_broken_requirements_file_when_bundling_then_the_synth_fails_with_pip_output(tmp_path):
@@ -32,56 +26,28 @@ def test_given_a_broken_requirements_file_when_bundling_then_the_synth_fails_wit
     assert "requirements.txt" in str(caught.value) or "Invalid requirement" in str(caught.value)
 
 
-def pinned_cli() -> Path:
-    """The CLI from package.json; missing, the test skips on a workstation and fails in CI."""
-    if not CDK.exists() or shutil.which("node") is None:
-        why = f"the pinned CDK CLI (aws-cdk {PINNED}) is not installed: run `make node_modules/.bin/cdk` (npm ci)"
+@pytest.mark.bundling
+def test_given_the_pinned_cli_with_a_region_and_account_when_it_synthesizes_then_the_gate_passes_and_the_asset_holds_pinned_arm64_dependencies_and_our_code(
+    synth,
+):
+    # The synth started in the background when collection ended (tests/support/pinned_cli.py; tests/conftest.py).
+    why = pinned_cli.missing()
+    if why:
         if os.environ.get("CI", "").lower() not in ("", "0", "false"):
             pytest.fail(why)
         pytest.skip(why)
     installed = json.loads((ROOT / "node_modules" / "aws-cdk" / "package.json").read_text())["version"]
     assert installed == PINNED, f"node_modules has aws-cdk {installed}, package.json pins {PINNED}: run `npm ci`"
-    return CDK
+    result = pinned_cli.result()
+    try:
+        _check(result, synth)
+    finally:
+        pinned_cli.clean()
 
 
-def cli_environment(tmp_path: Path) -> dict[str, str]:
-    """A configured region, an account the CLI would have resolved from credentials, and no credentials at all
-    (nothing from the caller's AWS or CDK settings leaks in)."""
-    env = {key: value for key, value in os.environ.items() if not key.startswith(("AWS_", "CDK_"))}
-    env.update(
-        {
-            # The CLI sets CDK_DEFAULT_REGION from the configured region (AWS_REGION, AWS_DEFAULT_REGION or the
-            # profile; us-east-1 if none) and CDK_DEFAULT_ACCOUNT from the credentials; without credentials it
-            # passes an already set CDK_DEFAULT_ACCOUNT through.
-            "AWS_REGION": REGION,
-            "AWS_DEFAULT_REGION": REGION,
-            "CDK_DEFAULT_REGION": REGION,
-            "CDK_DEFAULT_ACCOUNT": ACCOUNT,
-            "AWS_CONFIG_FILE": str(tmp_path / "no-aws-config"),
-            "AWS_SHARED_CREDENTIALS_FILE": str(tmp_path / "no-aws-credentials"),
-            "AWS_EC2_METADATA_DISABLED": "true",
-            "CDK_DISABLE_CLI_TELEMETRY": "true",  # and "cli-telemetry": false, "notices": false in cdk.json
-            "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        }
-    )
-    return env
-
-
-@pytest.mark.bundling
-def test_given_the_pinned_cli_with_a_region_and_account_when_it_synthesizes_then_the_gate_passes_and_the_asset_holds_pinned_arm64_dependencies_and_our_code(
-    tmp_path, synth
-):
-    cdk, outdir = pinned_cli(), tmp_path / "cdk.out"
-    result = subprocess.run(
-        [str(cdk), "synth", "--quiet", "--no-notices", "-o", str(outdir)],
-        cwd=ROOT,
-        env=cli_environment(tmp_path),
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    output = result.stdout + result.stderr
+def _check(result: pinned_cli.Synth, synth) -> None:
+    outdir = result.outdir
+    output = result.output
     findings = sorted({line.strip() for line in output.splitlines() if "Acknowledge with" in line})
     assert result.returncode == 0, "cdk synth failed\n" + "\n".join(findings) + "\n---\n" + output[-3000:]
 
