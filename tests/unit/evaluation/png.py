@@ -23,14 +23,6 @@ class Image:
         return r, g, b
 
 
-def _paeth(a: int, b: int, c: int) -> int:
-    p = a + b - c
-    pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
-    if pa <= pb and pa <= pc:
-        return a
-    return b if pb <= pc else c
-
-
 def read(data: bytes) -> Image:
     if not data.startswith(SIGNATURE):
         raise ValueError("not a PNG file")
@@ -65,15 +57,22 @@ def read(data: bytes) -> Image:
             for c in range(channels):
                 out[c::channels] = bytes(v & 0xFF for v in accumulate(line[c::channels]))
             line = bytes(out)
-        elif kind in (3, 4):
+        elif kind == 3:  # Average
             out = bytearray(line)
             for i in range(stride):
                 left = out[i - channels] if i >= channels else 0
-                up = previous[i]
-                if kind == 3:
-                    out[i] = (out[i] + (left + up) // 2) & 0xFF
+                out[i] = (out[i] + (left + previous[i]) // 2) & 0xFF
+            line = bytes(out)
+        elif kind == 4:  # Paeth; the predictor inlined, as this loop runs for every byte of the image
+            out = bytearray(line)
+            for i in range(stride):
+                if i >= channels:
+                    a, b, c = out[i - channels], previous[i], previous[i - channels]
                 else:
-                    out[i] = (out[i] + _paeth(left, up, previous[i - channels] if i >= channels else 0)) & 0xFF
+                    a, b, c = 0, previous[i], 0
+                p = a + b - c
+                pa, pb, pc = abs(p - a), abs(p - b), abs(p - c)
+                out[i] = (out[i] + (a if pa <= pb and pa <= pc else b if pb <= pc else c)) & 0xFF
             line = bytes(out)
         elif kind != 0:
             raise ValueError(f"unknown PNG filter {kind}")

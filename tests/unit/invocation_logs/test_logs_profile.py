@@ -136,13 +136,20 @@ def test_given_100_selected_prompts_without_responses_when_profiled_then_rejecte
     assert (found.selected_usable, found.with_response, found.ok) == (100, 0, False)  # type: ignore[attr-defined]
 
 
-@pytest.mark.parametrize(("count", "ok"), [(15_000, True), (15_001, False)])
-def test_given_15000_or_15001_selected_when_profiled_then_accepted_or_rejected(count: int, ok: bool) -> None:
-    found = run(tagged(count), selection=SUPPORT, use_prompt_response=True)
+def test_given_the_defaults_when_read_then_the_limit_is_bedrocks_15000_records() -> None:
+    # Bedrock's limit for a distillation dataset; the boundary itself is tested at a small limit below.
+    from distill.dataset.rules import DatasetRules
+
+    assert ProfileOptions().max_records == DatasetRules().max_records == 15_000
+
+
+@pytest.mark.parametrize(("count", "ok"), [(150, True), (151, False)])
+def test_given_the_limit_or_one_more_selected_when_profiled_then_accepted_or_rejected(count: int, ok: bool) -> None:
+    found = run(tagged(count), selection=SUPPORT, use_prompt_response=True, max_records=150)
     assert (found.taken, found.ok) == (count, ok)  # type: ignore[attr-defined]
-    assert found.distinct_prompts == min(count, 15_001)  # type: ignore[attr-defined]
+    assert found.distinct_prompts == min(count, 151)  # type: ignore[attr-defined]
     if not ok:
-        assert "Bedrock takes at most 15,000" in found.verdict()  # type: ignore[attr-defined]
+        assert "Bedrock takes at most 150" in found.verdict()  # type: ignore[attr-defined]
 
 
 def test_given_invalid_lines_when_profiled_then_fail_rejects_and_drop_counts_them() -> None:
