@@ -59,18 +59,36 @@ def _reuse_one_default_session() -> None:
 _reuse_one_default_session()
 
 
+def _skip_a_workers_teardown() -> None:
+    """An xdist worker's results are with the controller once it exits; freeing its objects one by one (moto's
+    backends, botocore's models, hypothesis) then takes the interpreter 1-2 s that the whole run waits for. This
+    runs after every exit handler registered later than this module (jsii's, pytest's temporary directories)."""
+    import sys
+
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(0)
+
+
+if "PYTEST_XDIST_WORKER" in os.environ:
+    import atexit
+
+    atexit.register(_skip_a_workers_teardown)
+
+
 def pytest_configure(config: pytest.Config) -> None:
     if "PYTEST_XDIST_WORKER" not in os.environ:  # the run's owner: xdist's controller, or pytest alone
-        from tests.support import pinned_cli
+        from tests.support import test_run
 
-        pinned_cli.own_run()
+        test_run.own_run()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if "PYTEST_XDIST_WORKER" not in os.environ:
-        from tests.support import pinned_cli
+        from tests.support import pinned_cli, test_run
 
-        pinned_cli.clean()
+        pinned_cli.stop()
+        test_run.clean()
 
 
 def pytest_collection_finish(session: pytest.Session) -> None:
@@ -84,8 +102,16 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 
 @pytest.fixture(scope="session")
 def synthesized() -> SynthesizedApp:
-    """The app synthesized once per test process (bundling skipped): the offline world's templates, and the
-    infrastructure tests' (tests/infrastructure/conftest.py)."""
-    from distill_cli.offline.synthesis import synthesize
+    """The app synthesized once per test run (bundling skipped): the offline world's templates, and the
+    infrastructure tests' (tests/infrastructure/conftest.py). Under xdist the first worker to need it synthesizes
+    into the run's shared directory and the others read that (tests/support/test_run.py): one jsii synth, not one
+    per worker."""
+    import dataclasses
 
-    return synthesize()
+    from distill_cli.offline.synthesis import SynthesizedApp, synthesize
+    from tests.support import test_run
+
+    def make() -> dict[str, object]:
+        return dataclasses.asdict(synthesize(outdir=str(test_run.directory() / "default-synth")))
+
+    return SynthesizedApp(**test_run.once("default-synth", make))

@@ -45,23 +45,25 @@ def merged_context(overrides: Mapping[str, Any] | None = None) -> dict[str, Any]
     return context
 
 
-def synthesize(context: Mapping[str, Any] | None = None) -> SynthesizedApp:
-    """Synthesize the app (once per context in this process) and return its templates."""
+def synthesize(context: Mapping[str, Any] | None = None, outdir: str | None = None) -> SynthesizedApp:
+    """Synthesize the app (once per context in this process) and return its templates. The cloud assembly goes
+    to ``outdir`` (kept), or to a temporary directory removed when the process ends."""
     full = merged_context(context)
     key = json.dumps(full, sort_keys=True)
     with _LOCK:
         if key not in _CACHE:
-            _CACHE[key] = _synthesize(full)
+            _CACHE[key] = _synthesize(full, outdir)
         return _CACHE[key]
 
 
-def _synthesize(context: dict[str, Any]) -> SynthesizedApp:
+def _synthesize(context: dict[str, Any], outdir: str | None) -> SynthesizedApp:
     os.environ.setdefault("JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION", "20")
     started = time.monotonic()
     from stacks.app_builder import build_app
 
-    outdir = tempfile.mkdtemp(prefix="distill-offline-synth-")
-    atexit.register(shutil.rmtree, outdir, True)
+    if outdir is None:
+        outdir = tempfile.mkdtemp(prefix="distill-offline-synth-")
+        atexit.register(shutil.rmtree, outdir, True)
     # The world needs the templates only; the CloudFormation validator runs in `cdk synth` and `make lint`.
     app, data, pipeline = build_app(context=context, outdir=outdir, validate_templates=False)
     assembly = app.synth()

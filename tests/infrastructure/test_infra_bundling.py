@@ -42,7 +42,7 @@ def test_given_the_pinned_cli_with_a_region_and_account_when_it_synthesizes_then
     try:
         _check(result, synth)
     finally:
-        pinned_cli.clean()
+        pinned_cli.stop()
 
 
 def _check(result: pinned_cli.Synth, synth) -> None:

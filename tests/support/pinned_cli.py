@@ -2,11 +2,10 @@
 
 That synth takes about 15 s, nearly all of it in other processes (node, the app, pip, the CloudFormation
 validator), so it overlaps the rest of the suite instead of holding one test worker for its whole length. Under
-pytest-xdist every worker collects the suite: the first to reach :func:`start` runs the synth (an exclusive lock
-file in a directory named after the test run, which the workers share), and the test, on whichever worker, waits
-for its exit code with :func:`result`. The shell writes the exit code itself, so the synth finishes even if the
-worker that started it is done before it. The process that owns the run (xdist's controller, or pytest alone)
-calls :func:`clean` at the end: the directory goes, and a synth nobody waited for is stopped.
+pytest-xdist every worker collects the suite: the first to reach :func:`start` runs the synth (a claim in the
+run's shared directory, tests/support/test_run.py), and the test, on whichever worker, waits for its exit code with
+:func:`result`. The shell writes the exit code itself, so the synth finishes even if the worker that started it is
+done before it. The process that owns the run calls :func:`stop` at the end: a synth nobody waited for is stopped.
 """
 
 from __future__ import annotations
@@ -18,11 +17,11 @@ import shlex
 import shutil
 import signal
 import subprocess
-import tempfile
 import time
-import uuid
 from dataclasses import dataclass
 from pathlib import Path
+
+from tests.support import test_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -30,7 +29,6 @@ PINNED = json.loads((ROOT / "package.json").read_text())["devDependencies"]["aws
 REGION, ACCOUNT = "eu-west-1", "123456789012"
 TEST = "tests/infrastructure/test_infra_bundling.py::test_given_the_pinned_cli_with_a_region_and_account"
 TIMEOUT_SECONDS = 600
-RUN_VARIABLE = "DISTILL_PINNED_CLI_RUN"  # set by the run's owner before xdist starts its workers (they inherit it)
 
 
 @dataclass(frozen=True)
@@ -40,15 +38,8 @@ class Synth:
     outdir: Path
 
 
-def own_run() -> None:
-    """Name this test run's directory (in the process that owns the run, before any worker starts)."""
-    os.environ[RUN_VARIABLE] = uuid.uuid4().hex
-
-
 def directory() -> Path:
-    if RUN_VARIABLE not in os.environ:
-        own_run()
-    return Path(tempfile.gettempdir()) / f"distill-pinned-cli-{os.environ[RUN_VARIABLE]}"
+    return test_run.directory() / "pinned-cli"
 
 
 def missing() -> str:
@@ -83,14 +74,10 @@ def environment(home: Path) -> dict[str, str]:
 
 def start() -> bool:
     """Start the synth unless this test run already did (or the CLI is missing); True if this call started it."""
-    if missing():
+    if missing() or not test_run.claim("pinned-cli"):
         return False
     home = directory()
     home.mkdir(parents=True, exist_ok=True)
-    try:
-        os.close(os.open(home / "started", os.O_CREAT | os.O_EXCL | os.O_WRONLY))
-    except FileExistsError:
-        return False
     command = [str(CDK), "synth", "--quiet", "--no-notices", "-o", str(home / "cdk.out")]
     # One process group (start_new_session): the shell, the CLI, the app and pip, so clean() can stop them all.
     script = (f"{shlex.join(command)} > {shlex.quote(str(home / 'output'))} 2>&1; "
@@ -110,14 +97,14 @@ def result() -> Synth:
     while not (home / "rc").exists():
         if time.monotonic() > deadline:
             output = (home / "output").read_text(errors="replace")[-3000:] if (home / "output").exists() else ""
-            clean()
+            stop()
             raise TimeoutError(f"the pinned CLI's synth did not finish in {TIMEOUT_SECONDS} s:\n{output}")
         time.sleep(0.1)
     return Synth(int((home / "rc").read_text()), (home / "output").read_text(errors="replace"), home / "cdk.out")
 
 
-def clean() -> None:
-    """Remove this run's directory; stop its synth first if it is still running (nobody waited for it)."""
+def stop() -> None:
+    """Stop the synth if it is still running (nobody waited for it) and remove what it wrote."""
     home = directory()
     pid = home / "pid"
     if pid.exists() and not (home / "rc").exists():
