@@ -91,6 +91,15 @@ def pytest_unconfigure(config: pytest.Config) -> None:
         test_run.clean()
 
 
+def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
+    """The file of the pinned CLI's test goes last (under xdist's --dist loadfile, to the first worker free at the
+    end), so the background synth has had the whole run to finish before the test waits for it."""
+    from tests.support import pinned_cli
+
+    last = [item for item in items if item.nodeid.startswith(pinned_cli.TEST.split("::")[0])]
+    items[:] = [item for item in items if item not in last] + last
+
+
 def pytest_collection_finish(session: pytest.Session) -> None:
     """The pinned CLI's synth (test_infra_bundling.py) runs in the background from here, if that test was
     collected and not deselected: tests/support/pinned_cli.py."""

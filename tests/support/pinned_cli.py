@@ -79,8 +79,9 @@ def start() -> bool:
     home = directory()
     home.mkdir(parents=True, exist_ok=True)
     command = [str(CDK), "synth", "--quiet", "--no-notices", "-o", str(home / "cdk.out")]
-    # One process group (start_new_session): the shell, the CLI, the app and pip, so clean() can stop them all.
-    script = (f"{shlex.join(command)} > {shlex.quote(str(home / 'output'))} 2>&1; "
+    # One process group (start_new_session): the shell, the CLI, the app and pip, so stop() can end them all.
+    # Niced: it takes the CPU the test workers leave (waits, the last worker's tail), not theirs.
+    script = (f"nice -n 10 {shlex.join(command)} > {shlex.quote(str(home / 'output'))} 2>&1; "
               f"echo $? > {shlex.quote(str(home / 'rc.tmp'))} && mv {shlex.quote(str(home / 'rc.tmp'))} "
               f"{shlex.quote(str(home / 'rc'))}")  # fmt: skip
     shell = subprocess.Popen(["sh", "-c", script], cwd=ROOT, env=environment(home), start_new_session=True,
