@@ -22,8 +22,8 @@ os.environ.update(
         "POWERTOOLS_METRICS_NAMESPACE": "DistillPipeline",
         "POWERTOOLS_TRACE_DISABLED": "true",
         "JSII_SILENCE_WARNING_END_OF_LIFE_NODE_VERSION": "20",
-        # The CDK's built-in CloudFormation validator (about 2.5 s of each in-process synth) stays off here; the
-        # pinned CLI's synth (test_infra_bundling.py, which drops CDK_* variables) runs it, as `make lint` does.
+        # The CDK's built-in CloudFormation validator (about 2.5 s of each synth) stays off in the suite: `make
+        # lint`'s synth runs it as an error gate (validateAgainstDefaultRules in cdk.json).
         "CDK_VALIDATION": "false",
     }
 )
