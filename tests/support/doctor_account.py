@@ -53,9 +53,6 @@ def _json_templates_first() -> None:
     Stack.parse_template = staticmethod(parse_template)  # type: ignore[method-assign,assignment]
 
 
-_json_templates_first()
-
-
 def _swap(value: Any, old: str, new: Any) -> Any:
     if value == old:
         return new
@@ -68,6 +65,7 @@ def _swap(value: Any, old: str, new: Any) -> Any:
 
 def deploy_stand_ins(pipeline: OfflinePipeline, edit: Edit | None = None, prefix: str = "Distill") -> None:
     """Create both stacks from the offline world's deployment; ``edit`` may change a role's policies first."""
+    _json_templates_first()  # here, not at import: moto.cloudformation imports every moto backend (1 s)
     cfn = boto3.client("cloudformation", region_name=REGION)
     data = {"BucketName": pipeline.bucket, "DropPrefix": f"s3://{pipeline.bucket}/{pipeline.drop_prefix}"}
     cfn.create_stack(StackName=f"{prefix}Data", TemplateBody=json.dumps({
