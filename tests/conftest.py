@@ -78,17 +78,17 @@ if "PYTEST_XDIST_WORKER" in os.environ:
 
 def pytest_configure(config: pytest.Config) -> None:
     if "PYTEST_XDIST_WORKER" not in os.environ:  # the run's owner: xdist's controller, or pytest alone
-        from tests.support import test_run
+        from tests.support import shared_run
 
-        test_run.own_run()
+        shared_run.own_run()
 
 
 def pytest_unconfigure(config: pytest.Config) -> None:
     if "PYTEST_XDIST_WORKER" not in os.environ:
-        from tests.support import pinned_cli, test_run
+        from tests.support import pinned_cli, shared_run
 
         pinned_cli.stop()
-        test_run.clean()
+        shared_run.clean()
 
 
 def pytest_collection_modifyitems(session: pytest.Session, config: pytest.Config, items: list[pytest.Item]) -> None:
@@ -113,14 +113,14 @@ def pytest_collection_finish(session: pytest.Session) -> None:
 def synthesized() -> SynthesizedApp:
     """The app synthesized once per test run (bundling skipped): the offline world's templates, and the
     infrastructure tests' (tests/infrastructure/conftest.py). Under xdist the first worker to need it synthesizes
-    into the run's shared directory and the others read that (tests/support/test_run.py): one jsii synth, not one
+    into the run's shared directory and the others read that (tests/support/shared_run.py): one jsii synth, not one
     per worker."""
     import dataclasses
 
     from distill_cli.offline.synthesis import SynthesizedApp, synthesize
-    from tests.support import test_run
+    from tests.support import shared_run
 
     def make() -> dict[str, object]:
-        return dataclasses.asdict(synthesize(outdir=str(test_run.directory() / "default-synth")))
+        return dataclasses.asdict(synthesize(outdir=str(shared_run.directory() / "default-synth")))
 
-    return SynthesizedApp(**test_run.once("default-synth", make))
+    return SynthesizedApp(**shared_run.once("default-synth", make))

@@ -3,7 +3,7 @@
 That synth takes about 15 s, nearly all of it in other processes (node, the app, pip, the CloudFormation
 validator), so it overlaps the rest of the suite instead of holding one test worker for its whole length. Under
 pytest-xdist every worker collects the suite: the first to reach :func:`start` runs the synth (a claim in the
-run's shared directory, tests/support/test_run.py), and the test, on whichever worker, waits for its exit code with
+run's shared directory, tests/support/shared_run.py), and the test, on whichever worker, waits for its exit code with
 :func:`result`. The shell writes the exit code itself, so the synth finishes even if the worker that started it is
 done before it. The process that owns the run calls :func:`stop` at the end: a synth nobody waited for is stopped.
 """
@@ -21,7 +21,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from tests.support import test_run
+from tests.support import shared_run
 
 ROOT = Path(__file__).resolve().parents[2]
 CDK = ROOT / "node_modules" / ".bin" / "cdk"
@@ -39,7 +39,7 @@ class Synth:
 
 
 def directory() -> Path:
-    return test_run.directory() / "pinned-cli"
+    return shared_run.directory() / "pinned-cli"
 
 
 def missing() -> str:
@@ -76,7 +76,7 @@ def environment(home: Path) -> dict[str, str]:
 
 def start() -> bool:
     """Start the synth unless this test run already did (or the CLI is missing); True if this call started it."""
-    if missing() or not test_run.claim("pinned-cli"):
+    if missing() or not shared_run.claim("pinned-cli"):
         return False
     home = directory()
     home.mkdir(parents=True, exist_ok=True)
