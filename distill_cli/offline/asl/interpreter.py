@@ -17,7 +17,7 @@ from collections.abc import Callable, Generator, Mapping
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from distill_cli.offline.asl import conditions, paths
+from distill_cli.offline.asl import conditions, paths, retry
 from distill_cli.offline.asl import errors as E
 from distill_cli.offline.asl.definition import STATE_TYPES, check_definition, lambda_target
 from distill_cli.offline.asl.errors import DefinitionError, StatesError
@@ -163,7 +163,7 @@ class Interpreter:
                     result = paths.render(state["ResultSelector"], result, ctx)
                 merged = paths.write(raw, state.get("ResultPath", "$"), result)
             except StatesError as failure:
-                caught = self._catcher(state, failure)
+                caught = retry.catcher(state, failure)
                 if caught is None:
                     raise
                 following = caught["Next"]
@@ -192,7 +192,7 @@ class Interpreter:
             raise StatesError(E.RUNTIME, f"Wait state '{name}': {stamp!r} is not an ISO-8601 timestamp")
         return max(0.0, until.timestamp() - self.scheduler.now())
 
-    # --- retry and catch -------------------------------------------------------------------------------
+    # --- retry (distill_cli/offline/asl/retry.py) -------------------------------------------------------------
     def _with_retries(self, name: str, state: Mapping[str, Any], data: Any, ex: Execution, ctx: dict[str, Any]
                       ) -> Steps:  # fmt: skip
         retriers = state.get("Retry", [])
@@ -203,22 +203,11 @@ class Interpreter:
                     return (yield from self._map(name, state, data, ex, ctx))
                 return (yield from self._task(name, state, data, ex, ctx))
             except StatesError as failure:
-                index = next((i for i, r in enumerate(retriers) if E.matches(r["ErrorEquals"], failure.error)), None)
-                if index is None or attempts[index] >= retriers[index].get("MaxAttempts", 3):
+                delay = retry.retry_delay(retriers, attempts, failure, self.random)
+                if delay is None:
                     raise
-                retrier = retriers[index]
-                delay = retrier.get("IntervalSeconds", 1) * retrier.get("BackoffRate", 2.0) ** attempts[index]
-                if "MaxDelaySeconds" in retrier:
-                    delay = min(delay, retrier["MaxDelaySeconds"])
-                if retrier.get("JitterStrategy") == "FULL":
-                    delay = self.random.uniform(0, delay)
-                attempts[index] += 1
                 ctx["State"]["RetryCount"] = sum(attempts)
                 yield self.scheduler.sleep(delay)
-
-    @staticmethod
-    def _catcher(state: Mapping[str, Any], failure: StatesError) -> Mapping[str, Any] | None:
-        return next((c for c in state.get("Catch", []) if E.matches(c["ErrorEquals"], failure.error)), None)
 
     # --- tasks ---------------------------------------------------------------------------------------
     def _task(self, name: str, state: Mapping[str, Any], data: Any, ex: Execution, ctx: dict[str, Any]) -> Steps:
