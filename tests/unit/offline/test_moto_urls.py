@@ -52,6 +52,8 @@ def test_given_a_custom_s3_endpoint_set_later_when_a_request_comes_then_the_tabl
 
 
 def test_given_the_memo_installed_twice_when_used_then_it_wraps_moto_once(builds: list[str]) -> None:
+    installed = BaseBackend.urls
     moto_urls.memoize_moto_urls()
+    assert BaseBackend.urls is installed  # a second wrapper would hide behind the first one's memo otherwise
     assert S3Backend("us-east-1", "123456789012").urls
     assert builds == ["S3Backend"]
