@@ -23,7 +23,7 @@ from distill_cli.offline.world import REGION
 # The stand-in stacks' one resource: moto creates the stack and its outputs, and says it skipped the handle.
 pytestmark = pytest.mark.filterwarnings("ignore:Tried to parse AWS.+WaitConditionHandle:UserWarning")
 
-FAST = ["--interval", "5"]  # virtual seconds: shorter than any wait of the run (60 s at least), so no change is missed
+FAST = ["--interval", "5"]  # virtual seconds: these runs wait 60 s or more between checks, so no change is missed
 STATUSES = ("RUNNING", "SUCCEEDED", "FAILED", "TIMED_OUT", "ABORTED")
 
 
