@@ -71,11 +71,13 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
     if job_arn:
         job_waits.forget(settings, job_arn)  # a run that ended while it waited leaves no token behind
     # A person stopped the run: its job must not train (and bill) on for nobody.
-    stopped = bool(job_arn) and detail.get("status") == "ABORTED" and bedrock.stop_job_if_active(job_arn)
+    stopped, stop_error = _stop_job(job_arn) if job_arn and detail.get("status") == "ABORTED" else (False, "")
     slot = _give_back_slot(settings, arn)
     report = summary.failure_summary(detail, state, error, cause, places.reports.uri)
     report["throughputDeleted"] = guarded
     report["jobStopped"] = job_arn if stopped else ""
+    if stop_error:
+        report["jobStopError"] = stop_error
     report["jobSlot"] = {k: slot[k] for k in ("released", "leftTheLine", "handedTo", "error") if k in slot}
     aws.client("s3").put_object(
         Bucket=places.bucket,
@@ -89,8 +91,22 @@ def notify_failure(event: dict[str, Any], settings: PipelineSettings) -> dict[st
             body += "\n\nDeleted provisioned throughput this run had created (no commitment): " + ", ".join(guarded)
         if stopped:
             body += f"\n\nStopped the distillation job this aborted run had started: {job_arn}"
+        elif stop_error:
+            body += (f"\n\nCould not stop the distillation job this aborted run had started ({stop_error}): stop "
+                     f"it in the Bedrock console or with aws bedrock stop-model-customization-job: {job_arn}")
         aws.client("sns").publish(TopicArn=settings.notification_topic_arn, Subject=subject, Message=body)
     return report
+
+
+def _stop_job(job_arn: str) -> tuple[bool, str]:
+    """Stop an aborted run's job; (stopped, why not). Best effort, as the slot: the summary and the notice (which
+    then says to stop the job by hand) matter more than one refused call."""
+    from botocore.exceptions import BotoCoreError, ClientError
+
+    try:
+        return bedrock.stop_job_if_active(job_arn), ""
+    except (PipelineError, ClientError, BotoCoreError) as trouble:
+        return False, f"{type(trouble).__name__}: {trouble}"[:500]
 
 
 def _give_back_slot(settings: PipelineSettings, execution_arn: str) -> dict[str, Any]:

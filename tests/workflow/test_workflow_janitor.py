@@ -92,3 +92,27 @@ def test_given_a_run_aborted_while_its_job_trains_when_the_notifier_runs_then_th
         (notice,) = [n for n in world.published() if "stopped-by-hand" in n["Message"]]
         assert f"Stopped the distillation job this aborted run had started: {job.arn}" in notice["Message"]
         assert world.read_json("queue/ledger.json")["running"] == {}
+
+
+def test_given_bedrock_refuses_to_stop_an_aborted_runs_job_when_the_notifier_runs_then_the_notice_says_to_stop_it(
+    synthesized, dataset_file
+):
+    # Stopping is best effort, as giving back the slot is: the summary and the notice must not wait on it.
+    with OfflinePipeline(synthesized=synthesized, job_seconds=6 * 3600) as world:
+        arn = world.start({"dataset": world.upload(dataset_file), "evaluation": False}, name="stopped-by-hand")
+        world.scheduler.run_until(lambda: len(world.bedrock.jobs) == 1)
+        world.scheduler.advance(900)
+        world.bedrock.fail_next("StopModelCustomizationJob", *["ThrottlingException"] * 9)
+
+        before = len(world.bus.deliveries)
+        world.sfn.stop_execution(executionArn=arn)
+        (notified,) = [d for d in world.settle(world.bus.deliveries[before:]) if d.module == "notify_failure"]
+
+        (job,) = world.bedrock.jobs.values()
+        assert notified.ok, notified.error
+        assert notified.result["jobStopped"] == "" and "ThrottlingException" in notified.result["jobStopError"]
+        assert world.bedrock.get_model_customization_job(jobIdentifier=job.arn)["status"] == "InProgress"
+        (notice,) = [n for n in world.published() if "stopped-by-hand" in n["Message"]]
+        assert "Could not stop the distillation job this aborted run had started" in notice["Message"]
+        assert job.arn in notice["Message"]
+        assert world.read_json("queue/ledger.json")["running"] == {}
