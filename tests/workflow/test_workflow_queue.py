@@ -11,12 +11,16 @@ SLOTS = 2  # maxConcurrentJobs "auto": the quota cannot be read offline, so the 
 def test_given_twenty_drops_and_two_slots_when_they_run_then_all_succeed_and_never_more_than_two_jobs_run(
     synthesized, dataset_file
 ):
-    # Bedrock itself refuses a third concurrent job: without the queue, runs would fail with QuotaExceeded.
-    with OfflinePipeline(synthesized=synthesized, job_seconds=600, max_running_jobs=SLOTS) as world:
+    # The simulated Bedrock here refuses no job, so at most two at once is the queue's doing alone.
+    with OfflinePipeline(synthesized=synthesized, job_seconds=600) as world:
         results = world.drop_many(dataset_file, 20)
 
         assert [r.status for r in results] == ["SUCCEEDED"] * 20, [r.message for r in results if not r.succeeded]
         assert world.bedrock.peak_running_jobs == SLOTS  # from the simulated Bedrock's own record
+        # ... and in arrival order: the runs (in drop order) start their jobs one after the other.
+        starts = [next(e["timestamp"] for e in r.history if e.get("stateEnteredEventDetails", {}).get("name")
+                       == "Start distillation job") for r in results]  # fmt: skip
+        assert starts == sorted(starts)
         assert len(world.bedrock.jobs) == 20
         assert len(world.bedrock.calls_of("CreateModelCustomizationJob")) == 20  # none refused and tried again
         # Every slot came back, nobody is left in line; the limit's origin is recorded.
