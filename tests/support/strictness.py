@@ -200,7 +200,8 @@ def plan(open_world: Callable[..., Any], scenarios: Mapping[str, tuple[dict[str,
                 denied = denied_without(world, grants, ref)
                 if denied:
                     claimed.add(key(ref))
-                    assigned[name].append(replace(ref, evident=next(filter(None, (_recorded(g, ref) for g in denied)), "")))
+                    # The first refusal (grants are in time order) is where a run without it goes wrong.
+                    assigned[name].append(replace(ref, evident=_recorded(denied[0], ref)))
     unneeded = [ref.label for ref in every if key(ref) not in claimed]
     assert not unneeded, "statements no scenario needs (grant less, or add the scenario that needs them):\n" + \
         "\n".join(unneeded)  # fmt: skip
