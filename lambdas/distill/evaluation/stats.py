@@ -15,7 +15,6 @@ succeeded and reported its latency, scored or not.
 
 from __future__ import annotations
 
-import functools
 import random
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -66,13 +65,8 @@ def nearest_rank(values: Sequence[float], percent: int) -> float | None:
 
 
 def resample_indices(n: int, resamples: int = RESAMPLES, seed: int = SEED) -> tuple[tuple[int, ...], ...]:
-    """The bootstrap resamples of ``n`` items: ``resamples`` tuples of ``n`` indices drawn with replacement."""
-    return _resamples(n, resamples, seed)
-
-
-@functools.lru_cache(maxsize=8)
-def _resamples(n: int, resamples: int, seed: int) -> tuple[tuple[int, ...], ...]:
-    """Drawn once per (n, resamples, seed): every metric of an evaluation uses the same resamples."""
+    """The bootstrap resamples of ``n`` items: ``resamples`` tuples of ``n`` indices drawn with replacement (drawn
+    once per evaluation by metric_stats, which every metric shares)."""
     rng = random.Random(seed)
     population = range(n)
     return tuple(tuple(rng.choices(population, k=n)) for _ in range(resamples))
