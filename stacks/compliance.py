@@ -167,7 +167,7 @@ WILDCARD_REASONS = (
     WildcardReason(
         "Objects under one prefix of the project's bucket: keys are generated per run (run id), so the grant is "
         "scoped to the prefix the function or Bedrock role needs, not the bucket.",
-        reference=re.compile(r".+/(incoming|datasets|jobs|reports|waits|invocation-logs|reports/janitor)/\*"),
+        reference=re.compile(r".+/(incoming|datasets|jobs|reports|waits|invocation-logs)/\*"),
     ),
     WildcardReason(
         "Bedrock's model invocation logs under a prefix the operator allow-listed (allowedInvocationLogBuckets in "

@@ -280,12 +280,14 @@ def _evaluation(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
 def _job_queue(self: Any, bucket: s3.IBucket, config: PipelineConfig) -> None:
     """The job slots: one ledger object, changed with conditional writes; a freed slot answers the next run's
     task token; the limit may come from the account's quota (distill.job_slot_store)."""
-    ledger = bucket.arn_for_objects(f"{config.layout.queue_prefix}ledger.json")
+    from distill import job_slot_store, job_slots
+
+    ledger = bucket.arn_for_objects(f"{config.layout.queue_prefix}{job_slot_store.LEDGER_NAME}")
     stack = Stack.of(self)
     # "(Model customization) Scheduled customization jobs"; the SAR's quota ARN is servicequotas:<region>:
     # <account>:<service code>/<quota code>.
-    quota = stack.format_arn(service="servicequotas", resource="bedrock", resource_name="L-0406044C",
-                             arn_format=ArnFormat.SLASH_RESOURCE_NAME)  # fmt: skip
+    quota = stack.format_arn(service="servicequotas", resource=job_slots.QUOTA_SERVICE_CODE,
+                             resource_name=job_slots.QUOTA_CODE, arn_format=ArnFormat.SLASH_RESOURCE_NAME)  # fmt: skip
     for fn in (self.take_job_slot, self.release_job_slot, self.back_off_job_slot, self.notify_failure, self.janitor):
         # A conditional write (If-Match) needs s3:GetObject as well as s3:PutObject (S3 user guide, "How to
         # prevent object overwrites with conditional writes").
@@ -315,13 +317,14 @@ def _janitor(self: Any, bucket: s3.IBucket, topic: sns.ITopic, config: PipelineC
         sid="DeleteOwnExpiredServingOnly", resources=[provisioned, deployments],
         actions=["bedrock:DeleteProvisionedModelThroughput", "bedrock:DeleteCustomModelDeployment"],
         conditions={"StringEquals": {f"aws:ResourceTag/{marker[0]}": marker[1]}}))  # fmt: skip
-    memory = f"{config.layout.reports_prefix}janitor/"
+    from distill import janitor
+
+    memory = config.layout.reports_prefix + janitor.MEMORY_NAME  # one object, listed by its own key
     fn.add_to_role_policy(iam.PolicyStatement(
-        sid="RememberWarnings", actions=["s3:GetObject", "s3:PutObject"],
-        resources=[bucket.arn_for_objects(f"{memory}*")]))  # fmt: skip
+        sid="RememberWarnings", actions=["s3:GetObject", "s3:PutObject"], resources=[bucket.arn_for_objects(memory)]))
     fn.add_to_role_policy(iam.PolicyStatement(
         sid="ListWarnings", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
-        conditions={"StringLike": {"s3:prefix": [f"{memory}*"]}}))  # fmt: skip
+        conditions={"StringEquals": {"s3:prefix": [memory]}}))  # fmt: skip
     fn.add_to_role_policy(iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]))
     fn.add_to_role_policy(iam.PolicyStatement(
         sid="UseTopicKey", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.topic_key.key_arn],

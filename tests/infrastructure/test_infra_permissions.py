@@ -105,11 +105,11 @@ def test_given_default_config_when_synthesized_then_each_function_reaches_only_i
     for slot_function in ("TakeJobSlot", "ReleaseJobSlot", "BackOffJobSlot"):
         assert s3_access(slot_function) == {("s3:GetObject", "ledger.json"), ("s3:PutObject", "ledger.json")}
         assert synth.allowed(_role_of(synth, slot_function), "s3:GetObject") == {f"{BUCKET_ARN}/queue/ledger.json"}
-    # The janitor remembers its idle warnings under reports/janitor/ (and may list only there).
+    # The janitor remembers its idle warnings in one object (and may list only that key).
     assert synth.allowed(_role_of(synth, "Janitor"), "s3:PutObject") == {
-        f"{BUCKET_ARN}/queue/ledger.json", f"{BUCKET_ARN}/reports/janitor/*"}
+        f"{BUCKET_ARN}/queue/ledger.json", f"{BUCKET_ARN}/reports/janitor/idle-warnings.json"}
     (listing,) = (s for s in synth.statements(_role_of(synth, "Janitor")) if "s3:ListBucket" in s["Action"])
-    assert listing["Condition"] == {"StringLike": {"s3:prefix": ["reports/janitor/*"]}}
+    assert listing["Condition"] == {"StringEquals": {"s3:prefix": ["reports/janitor/idle-warnings.json"]}}
     # The preview reads and lists the logs (only their prefix) and writes its copy and its report.
     preview = _role_of(synth, "PreviewInvocationLogs")
     assert synth.allowed(preview, "s3:GetObject") == {f"{BUCKET_ARN}/invocation-logs/*"}
