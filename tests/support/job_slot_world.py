@@ -13,6 +13,7 @@ from botocore.exceptions import ClientError
 
 from distill import aws, job_slots
 from distill.settings import SETTINGS_ENV, load_settings
+from distill_cli.offline import api_model
 from handlers import check_run_settings, take_job_slot
 from tests.support.aws_world import BUCKET, World
 
@@ -21,8 +22,8 @@ MACHINE = "arn:aws:states:us-east-1:123456789012:execution:DistillPipeline:"
 
 
 def client_error(code: str, operation: str, status: int = 400) -> ClientError:
-    return ClientError({"Error": {"Code": code, "Message": code}, "ResponseMetadata": {"HTTPStatusCode": status}},
-                       operation)  # fmt: skip
+    """An AWS error whose message is its code (the offline world's helper)."""
+    return api_model.client_error(code, code, operation, status)
 
 
 class StepFunctions:

@@ -26,14 +26,6 @@ from tests.unit.invocation_logs.logs_helpers import (
 )
 
 
-class Named:
-    def __init__(self, name: str, data: bytes) -> None:
-        self.name, self.data = name, data
-
-    def open(self) -> io.BytesIO:
-        return io.BytesIO(self.data)
-
-
 def run(records: list, holdout: float = 0.0, **option_values):  # type: ignore[no-untyped-def]
     sink, held = MemorySink(), MemorySink()
     report = export([MemorySource("logs.json", ndjson(records))], sink, held, options(**option_values), holdout)
@@ -51,7 +43,7 @@ def test_given_the_sample_when_exported_then_the_files_pass_the_dataset_validato
     assert report.ok, report.message
     assert (report.eligible, report.duplicates, report.training, report.held_out) == (167, 10, 152, 5)
     assert (report.with_response, report.responses_left_out) == (145, 6)
-    validated = convert([Named(str(out), out.read_bytes())], None, ConvertOptions(input_format="conversation"))
+    validated = convert([MemorySource(str(out), out.read_bytes())], None, ConvertOptions(input_format="conversation"))
     assert validated.ok and validated.records_valid == 152, validated.first_error
     assert Path(holdout_path(str(out))).read_bytes().count(b"\n") == 5
     assert sorted(p.name for p in tmp_path.iterdir()) == ["support.holdout.jsonl", "support.jsonl"]
