@@ -31,6 +31,7 @@ def problem(args: argparse.Namespace) -> str:
 
 def run_many(args: argparse.Namespace, pipeline: Any, settings: dict[str, Any], say: Any) -> int:
     """Drop the copies, follow every run to its end; exit 0 when all succeeded."""
+    from distill.job_slot_store import LEDGER_NAME
     from distill_cli.offline.trace import clock_text
 
     limit = pipeline.settings.get("maxConcurrentJobs", "auto")
@@ -47,7 +48,7 @@ def run_many(args: argparse.Namespace, pipeline: Any, settings: dict[str, Any], 
         say(f"  {number:>3}  {result.status:<9} {clock_text(result.virtual_seconds):>9} in all, "
             f"{clock_text(queued):>9} in the job queue" + (f", backed off {backed_off}x" if backed_off else "")
             + ("" if result.succeeded else f"  {result.message}"))  # fmt: skip
-    ledger = pipeline.read_json(f"{pipeline.settings['layout']['queuePrefix']}ledger.json")
+    ledger = pipeline.read_json(f"{pipeline.settings['layout']['queuePrefix']}{LEDGER_NAME}")
     succeeded = sum(r.succeeded for r in results)
     say("")
     say(f"{succeeded} of {args.many} runs SUCCEEDED; {len(pipeline.bedrock.jobs)} jobs created; at most "

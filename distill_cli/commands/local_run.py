@@ -180,6 +180,7 @@ def run(args: argparse.Namespace) -> int:
 
     begun = time.monotonic()
     say("Synthesizing the app (bundling skipped) ...")
+    from distill.job_slots import SAFE_DEFAULT_LIMIT
     from distill_cli.offline.trace import clock_text
     from distill_cli.offline.world import OfflinePipeline, default_execution_name, failure_message, synthesize
 
@@ -199,7 +200,7 @@ def run(args: argparse.Namespace) -> int:
         deployment_fails=args.deployment_fails,
         student_quality=args.student_quality,
         # --many: an account whose jobs quota is J (Service Quotas answers it; Bedrock enforces it).
-        max_running_jobs=(args.max_running_jobs or 2) if args.many else None,
+        max_running_jobs=(args.max_running_jobs or SAFE_DEFAULT_LIMIT) if args.many else None,
         jobs_quota=args.max_running_jobs if args.many else None,
     ) as pipeline:
         if args.many:

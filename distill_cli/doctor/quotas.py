@@ -106,9 +106,12 @@ def queue_note(max_concurrent_jobs: int | str | None, jobs_quota: float | None) 
         over = jobs_quota is not None and int(max_concurrent_jobs) > jobs_quota
         return (f"; maxConcurrentJobs {max_concurrent_jobs}" + (" is above the quota: runs over it back off and "
                 "queue again" if over else ""))  # fmt: skip
+    from distill import job_slots  # the queue's own rule, so the doctor cannot drift from it
+
+    limit = job_slots.quota_limit(jobs_quota, None, ["the quota gives no value"], 0).value
     if jobs_quota is None:
-        return "; maxConcurrentJobs auto: the job queue will use 2 (the quota gives no value)"
-    return f"; maxConcurrentJobs auto: the job queue lets {max(1, int(jobs_quota))} run(s) have a job at once"
+        return f"; maxConcurrentJobs auto: the job queue will use {limit} (the quota gives no value)"
+    return f"; maxConcurrentJobs auto: the job queue lets {limit} run(s) have a job at once"
 
 
 def check_quotas(client: Any, region: str, *, provision: bool, model_units: int,
