@@ -131,16 +131,7 @@ def _operations(self: Any, bucket: s3.IBucket, topic: sns.ITopic, config: Pipeli
         fn.add_to_role_policy(
             iam.PolicyStatement(sid="WriteRunSummary", actions=["s3:PutObject"], resources=[reports])
         )
-        # Exact actions (grant_publish would add kms:GenerateDataKey* and more for an encrypted topic).
-        fn.add_to_role_policy(
-            iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn])
-        )
-        # Publishing to a topic under a customer managed key: "publishers have the kms:GenerateDataKey* and
-        # kms:Decrypt permissions" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
-        fn.add_to_role_policy(iam.PolicyStatement(
-            sid="UseTopicKey", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.topic_key.key_arn],
-            conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}},
-        ))  # fmt: skip
+        _may_notify(self, fn, topic)
     self.start_from_drop.add_to_role_policy(iam.PolicyStatement(
         sid="ReadSidecarSettings", actions=["s3:GetObject"],
         resources=[bucket.arn_for_objects(f"{layout.drop_prefix}*")],
@@ -325,7 +316,15 @@ def _janitor(self: Any, bucket: s3.IBucket, topic: sns.ITopic, config: PipelineC
     fn.add_to_role_policy(iam.PolicyStatement(
         sid="ListWarnings", actions=["s3:ListBucket"], resources=[bucket.bucket_arn],
         conditions={"StringEquals": {"s3:prefix": [memory]}}))  # fmt: skip
+    _may_notify(self, fn, topic)
+
+
+def _may_notify(self: Any, fn: Any, topic: sns.ITopic) -> None:
+    """Publish to the project's topic, and use its key for that."""
+    # Exact actions (grant_publish would add kms:GenerateDataKey* and more for an encrypted topic).
     fn.add_to_role_policy(iam.PolicyStatement(sid="Notify", actions=["sns:Publish"], resources=[topic.topic_arn]))
+    # Publishing to a topic under a customer managed key: "publishers have the kms:GenerateDataKey* and
+    # kms:Decrypt permissions" (https://docs.aws.amazon.com/sns/latest/dg/sns-key-management.html).
     fn.add_to_role_policy(iam.PolicyStatement(
         sid="UseTopicKey", actions=["kms:GenerateDataKey", "kms:Decrypt"], resources=[self.topic_key.key_arn],
         conditions={"StringEquals": {"kms:ViaService": f"sns.{Stack.of(self).region}.amazonaws.com"}}))  # fmt: skip
