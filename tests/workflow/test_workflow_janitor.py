@@ -5,6 +5,7 @@ job slot of a run whose failure notice was lost is given back."""
 from __future__ import annotations
 
 from distill.janitor import EXPIRES_AT_TAG, parse_expiry
+from distill_cli.offline.bedrock.jobs import STOPPING_SECONDS
 from distill_cli.offline.world import OfflinePipeline
 
 
@@ -88,6 +89,9 @@ def test_given_a_run_aborted_while_its_job_trains_when_the_notifier_runs_then_th
         (job,) = world.bedrock.jobs.values()
         assert notified.ok and notified.result["jobStopped"] == job.arn, notified.error
         assert world.sfn.describe_execution(executionArn=arn)["status"] == "ABORTED"
+        # As in Bedrock, the job is Stopping for a while (offline, a minute) before it is Stopped.
+        assert world.bedrock.get_model_customization_job(jobIdentifier=job.arn)["status"] == "Stopping"
+        world.scheduler.advance(STOPPING_SECONDS)
         assert world.bedrock.get_model_customization_job(jobIdentifier=job.arn)["status"] == "Stopped"
         (notice,) = [n for n in world.published() if "stopped-by-hand" in n["Message"]]
         assert f"Stopped the distillation job this aborted run had started: {job.arn}" in notice["Message"]

@@ -11,6 +11,9 @@ from typing import Any, Literal
 from distill_cli.offline.bedrock import contracts
 
 Outcome = Literal["completed", "failed", "stopped"]
+# A stopped job's status goes InProgress -> Stopping -> Stopped (GetModelCustomizationJob API reference lists
+# Stopping); how long it stays Stopping is not documented: offline, a minute.
+STOPPING_SECONDS = 60.0
 
 FAILURE_MESSAGES = {
     "failed": (
@@ -44,6 +47,7 @@ class Job:
     now: float = 0.0  # the world's time at the last look
     announced: bool = False  # its end was sent as a state-change event
     failure_message: str = ""  # why it failed, when not the generic message
+    stopping: bool = False  # StopModelCustomizationJob was called: Stopping until it ends
     earlier: bool = False  # made by seed_deployment: its outputs are in a bucket of an earlier run, not written here
 
     @property
@@ -168,12 +172,15 @@ class JobsMixin:
         with s._lock:
             job = self._find_job(params["jobIdentifier"])
             job.now = s._now()
-            if job.done:  # "Stops an active model customization job" (API reference); the code is our guess
+            if job.done or job.stopping:  # "Stops an active model customization job" (API
+                # reference): one already ended or stopping is refused; the code is our guess
                 raise s._error("ValidationException", f"Job {job.arn} is not in progress", "StopModelCustomizationJob")
-            # It ends now, Stopped, and says so by its state-change event like any other end.
-            job.outcome, job.seconds = "stopped", max(0.0, job.now - job.created)
+            # It is Stopping for a while (still holding its place in the jobs quota), then Stopped, and says so by
+            # its state-change event like any other end.
+            job.outcome, job.stopping = "stopped", True
+            job.seconds = max(0.0, job.now - job.created) + STOPPING_SECONDS
             if s.later is not None:
-                s.later(0, lambda: self._announce(job))
+                s.later(STOPPING_SECONDS, lambda: self._announce(job))
             return {}
 
     def _announce(self, job: Job) -> None:
@@ -229,8 +236,10 @@ class JobsMixin:
             else:
                 state = "NotStarted"
             details[phase] = {"status": state, "creationTime": created, "lastModifiedTime": s._time(s._now())}
-        status = {"completed": "Completed", "failed": "Failed", "stopped": "Stopped"}[job.outcome] if job.done \
-            else "InProgress"  # fmt: skip
+        if job.done:
+            status = {"completed": "Completed", "failed": "Failed", "stopped": "Stopped"}[job.outcome]
+        else:
+            status = "Stopping" if job.stopping else "InProgress"
         answer: dict[str, Any] = {
             "jobArn": job.arn, "jobName": job.name, "outputModelName": job.request["customModelName"],
             "clientRequestToken": job.request.get("clientRequestToken", ""), "roleArn": job.request["roleArn"],
