@@ -40,18 +40,17 @@ def _reuse_one_default_session() -> None:
 
     import boto3
 
-    original, shared = boto3.setup_default_session, []
+    original = boto3.setup_default_session
 
     def setup_default_session(**kwargs: object) -> None:
         if kwargs or "moto" not in sys.modules:
             original(**kwargs)  # type: ignore[arg-type]
             return
-        if not shared:
-            from distill_cli.offline.moto_urls import memoize_moto_urls
+        from distill_cli.offline.client_pool import shared_session
+        from distill_cli.offline.moto_urls import memoize_moto_urls
 
-            memoize_moto_urls()
-            shared.append(boto3.session.Session())
-        boto3.DEFAULT_SESSION = shared[0]
+        memoize_moto_urls()
+        boto3.DEFAULT_SESSION = shared_session()  # the offline world's session too: models loaded once
 
     boto3.setup_default_session = setup_default_session  # type: ignore[assignment]
 

@@ -17,6 +17,20 @@ from typing import Any
 Handler = Callable[..., Any]
 
 
+_SESSION: list[Any] = []
+
+
+def shared_session() -> Any:
+    """One boto3 session per process for the offline world (and the tests' moto accounts): building a session
+    loads the service models and endpoint rules again. The credentials and region are the fake ones in the
+    environment (the offline world and tests/conftest.py set them)."""
+    import boto3
+
+    if not _SESSION:
+        _SESSION.append(boto3.session.Session(region_name="us-east-1"))  # the offline world's REGION
+    return _SESSION[0]
+
+
 class ClientPool:
     def __init__(self, make: Callable[[str], Any]) -> None:
         self._make = make

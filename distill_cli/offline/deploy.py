@@ -9,7 +9,7 @@ from typing import TYPE_CHECKING, Any
 
 from distill_cli.offline.asl.execution import Execution
 from distill_cli.offline.asl.interpreter import Invoked
-from distill_cli.offline.client_pool import ClientPool, Lease
+from distill_cli.offline.client_pool import ClientPool, Lease, shared_session
 from distill_cli.offline.template import Physical, Resolver
 
 if TYPE_CHECKING:
@@ -48,7 +48,7 @@ def deploy(world: OfflinePipeline) -> None:
     stack.enter_context(mock_aws())
     # moto starts each mock with no default session, so every world would build its sessions' loaders (service
     # models, endpoint rules) again; the credentials are the fake ones above either way.
-    boto3.DEFAULT_SESSION = _shared_session()
+    boto3.DEFAULT_SESSION = shared_session()
     stack.callback(load_settings.cache_clear)
     world.scheduler = scheduler = Scheduler(real_time=world.real_time)
     stack.enter_context(clock.use(scheduler.now, scheduler.advance))
@@ -153,21 +153,10 @@ def deploy(world: OfflinePipeline) -> None:
     stack.enter_context(aws.clients_from(factory))
 
 
-_SESSION: list[Any] = []
-
-
-def _shared_session() -> Any:
-    import boto3
-
-    if not _SESSION:
-        _SESSION.append(boto3.session.Session(region_name="us-east-1"))
-    return _SESSION[0]
-
-
 def _make_client(service: str) -> Any:
     from distill_cli.offline.world import REGION
 
-    return _shared_session().client(service, region_name=REGION)
+    return shared_session().client(service, region_name=REGION)
 
 
 # Made under moto (deploy imports it first, so its request handler is in every client); see client_pool.
