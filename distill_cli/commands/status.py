@@ -8,8 +8,10 @@ A finished run adds its outputs and the verdict as the last line: ``SUCCEEDED`` 
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import sys
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
@@ -97,7 +99,7 @@ class RunStatus:
         return "  ".join(parts)
 
 
-def look(execution_arn: str, bucket: str = "") -> RunStatus:
+def look(execution_arn: str, bucket: Bucket = "") -> RunStatus:
     """``bucket``: the data bucket, to show a queued run's place in line (none without it)."""
     from distill import aws
 
@@ -144,8 +146,12 @@ def look(execution_arn: str, bucket: str = "") -> RunStatus:
     )
 
 
-def _queue_position(bucket: str, execution_arn: str) -> int | None:
+Bucket = str | Callable[[], str]  # the data bucket, or how to find it (only a queued run needs it)
+
+
+def _queue_position(bucket: Bucket, execution_arn: str) -> int | None:
     """The run's place in the job queue's line (distill.job_slot_store), or None when it cannot be read."""
+    bucket = bucket() if callable(bucket) else bucket
     if not bucket:
         return None
     from botocore.exceptions import BotoCoreError, ClientError
@@ -159,7 +165,7 @@ def _queue_position(bucket: str, execution_arn: str) -> int | None:
 
 
 def follow(execution_arn: str, interval: float = DEFAULT_INTERVAL, out: Any = None, progress: Any = None,
-           bucket: str = "") -> int:  # fmt: skip
+           bucket: Bucket = "") -> int:  # fmt: skip
     """Print each change until the run ends, then the outputs and the verdict (SUCCEEDED or FAILED: ...).
 
     Changes go to ``progress`` (default ``out``): on a terminal one line rewritten in place, otherwise one
@@ -258,16 +264,22 @@ def run(args: argparse.Namespace) -> int:
     return verdict(now, sys.stdout)
 
 
-def _bucket(args: argparse.Namespace) -> str:
-    """The data bucket (for a queued run's place in line); "" when it cannot be found: the rest still works."""
+def _bucket(args: argparse.Namespace) -> Bucket:
+    """The data bucket (for a queued run's place in line), found in the stacks only when first needed and then
+    kept; "" when it cannot be found: the rest still works."""
     from distill_cli import deployed
 
     if getattr(args, "bucket", None):  # named: no need to find the stacks (the state machine may be unnamed)
         return str(args.bucket)
-    try:
-        return deployed.find(args).bucket
-    except deployed.NotDeployed:
-        return ""
+
+    @functools.cache
+    def found() -> str:
+        try:
+            return deployed.find(args).bucket
+        except deployed.NotDeployed:
+            return ""
+
+    return found
 
 
 def _transient(error: Exception) -> bool:
