@@ -290,12 +290,21 @@ class OfflinePipeline:
              ) -> list[Delivery]:  # fmt: skip
         """Upload into the drop zone as a person would (with an optional ``<key>.settings.json`` sidecar); S3's
         Object Created events reach the rules; returns the deliveries of the data file's event."""
-        key = key or f"{self.drop_prefix}{Path(path).name}"
+        before = len(self.bus.deliveries)
+        self._place(path, key or f"{self.drop_prefix}{Path(path).name}", settings)
+        return self.settle(self.bus.deliveries[before:])
+
+    def _place(self, path: str | Path, key: str, settings: Mapping[str, Any] | None) -> None:
+        """The sidecar first (when given), then the data file, whose Object Created event starts the run."""
         if settings is not None:
             self.put(key + ".settings.json", json.dumps(dict(settings)))
-        before = len(self.bus.deliveries)
         self.upload(path, key, trigger=True)
-        return self.settle(self.bus.deliveries[before:])
+
+    @staticmethod
+    def _started(deliveries: list[Delivery]) -> list[str]:
+        """The executions the drop rule's deliveries started."""
+        return [d.result["executionArn"] for d in deliveries
+                if d.ok and isinstance(d.result, dict) and d.result.get("executionArn")]  # fmt: skip
 
     def drop_many(self, path: str | Path, count: int, *, settings: Mapping[str, Any] | None = None,
                   on_trace: Callable[[str], None] | None = None) -> list[RunResult]:  # fmt: skip
@@ -306,13 +315,8 @@ class OfflinePipeline:
         stem = path.name.removesuffix(".gz").removesuffix(".jsonl")
         before = len(self.bus.deliveries)
         for number in range(1, count + 1):
-            key = f"{self.drop_prefix}{stem}-{number:02d}.jsonl"
-            if settings is not None:
-                self.put(key + ".settings.json", json.dumps(dict(settings)))
-            self.upload(path, key, trigger=True)
-        started = self.settle(self.bus.deliveries[before:])
-        arns = [d.result["executionArn"] for d in started if d.ok and isinstance(d.result, dict)
-                and d.result.get("executionArn")]  # fmt: skip
+            self._place(path, f"{self.drop_prefix}{stem}-{number:02d}.jsonl", settings)
+        arns = self._started(self.settle(self.bus.deliveries[before:]))
         return [self.wait(arn, on_trace=on_trace) for arn in arns]
 
     def object_created_event(self, key: str) -> dict[str, Any]:
@@ -327,8 +331,7 @@ class OfflinePipeline:
         """Drop a file and follow the execution the drop rule started."""
         started = time.monotonic()
         deliveries = self.drop(path, key, settings)
-        arns = [d.result["executionArn"] for d in deliveries
-                if d.ok and isinstance(d.result, dict) and d.result.get("executionArn")]  # fmt: skip
+        arns = self._started(deliveries)
         if not arns:
             raise RuntimeError(f"the drop started no execution: {[d.error or d.result for d in deliveries]}")
         result = self.wait(arns[0], on_trace=on_trace, started=started)
