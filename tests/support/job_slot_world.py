@@ -87,7 +87,9 @@ class ServiceQuotas:
 class S3Between:
     """moto's S3 with a hook run before each PutObject (another writer getting in first) and, with
     ``no_list_bucket``, GetObject of a missing key answered as S3 does without s3:ListBucket: 403 AccessDenied.
-    ``atomic`` makes each PutObject one step: S3 checks If-Match and writes atomically; moto does not lock."""
+    ``atomic`` makes each PutObject and GetObject one step: S3 checks If-Match and writes atomically, and a GET
+    returns the whole old or the whole new object; moto does not lock (a PUT closes the replaced object's buffer,
+    so a GET reading it at that moment fails with "I/O operation on closed file")."""
 
     def __init__(self, s3: Any, before_put: Any = None, no_list_bucket: bool = False, atomic: bool = False) -> None:
         self.s3, self.before_put, self.no_list_bucket = s3, before_put, no_list_bucket
@@ -99,7 +101,10 @@ class S3Between:
 
     def get_object(self, **params: Any) -> Any:
         try:
-            return self.s3.get_object(**params)
+            if self.lock is None:
+                return self.s3.get_object(**params)
+            with self.lock:  # moto reads the whole body into its answer within the call
+                return self.s3.get_object(**params)
         except ClientError as error:
             if self.no_list_bucket and error.response["Error"]["Code"] == "NoSuchKey":
                 raise client_error("AccessDenied", "GetObject", 403) from None
